@@ -1,0 +1,362 @@
+"""The compiled policy: one engine that every adapter (SDK, relay, CLI) calls.
+
+:class:`Engine` turns a :class:`~otelpriv._policy.Policy` into a :class:`Sanitizer` per service,
+built once and cached. A sanitizer resolves each attribute key to a handler the first time it
+sees the key — dispatch by key instead of scanning every value with every rule — and caches the
+result of free-text scans, because telemetry repeats the same strings endlessly.
+
+Handlers work on plain Python values (str, int, float, bool, bytes, list, dict) and follow one
+convention: they return the very object they were given when nothing changed, so adapters can
+skip the write-back with an ``is`` test. A handler may raise :class:`DropValue`; any other
+exception is the adapter's to turn into a full redaction (fail-closed).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import Any
+
+from otelpriv._actions import Action, DropValue
+from otelpriv._detectors import Detector, card_number, mask_ipv4, mask_ipv6
+from otelpriv._errors import PolicyError
+from otelpriv._headers import scrub_cookie, scrub_set_cookie
+from otelpriv._policy import Policy, merge_service
+from otelpriv._pseudonym import KeyRing, Pseudonymizer
+from otelpriv._text import TextRules
+from otelpriv._url import normalize_param
+
+__all__ = ["Engine", "Handler", "Sanitizer"]
+
+Handler = Callable[[Any, list[str]], Any]
+
+_REQUEST_HEADER = "http.request.header."
+_RESPONSE_HEADER = "http.response.header."
+_URL_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://\S")
+_CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
+_CACHE_LIMIT = 32768
+_CACHE_MAX_LENGTH = 2048
+
+
+def _key_words(key: str) -> list[str]:
+    """The words of a key's last segment: ``app.auth.refreshToken`` gives refresh, token."""
+    segment = key.rsplit(".", 1)[-1]
+    return [word.lower() for word in _CAMEL.findall(segment)]
+
+
+def _compact(key: str) -> str:
+    segment = key.rsplit(".", 1)[-1].lower()
+    return segment.replace("_", "").replace("-", "")
+
+
+class Engine:
+    """A policy compiled for use, with the key ring its ``hash`` actions need."""
+
+    def __init__(self, policy: Policy | None = None, keys: KeyRing | None = None) -> None:
+        self.policy = policy if policy is not None else Policy()
+        self._pseudonymizer = Pseudonymizer(keys) if keys is not None else None
+        self._sanitizers: dict[str | None, Sanitizer] = {}
+        self._default = Sanitizer(self.policy, self._pseudonymizer)
+        for name in self.policy.services:
+            self._sanitizers[name] = Sanitizer(
+                merge_service(self.policy, name), self._pseudonymizer
+            )
+
+    @property
+    def key_id(self) -> str | None:
+        """The id of the key pseudonyms are written with, or None without a key."""
+        return self._pseudonymizer.key_id if self._pseudonymizer is not None else None
+
+    def for_service(self, service: str | None) -> Sanitizer:
+        """The sanitizer for a resource's ``service.name`` (the shared one if it has none)."""
+        return self._sanitizers.get(service, self._default)
+
+    def __repr__(self) -> str:
+        return f"Engine(services={sorted(self._sanitizers)!r}, key_id={self.key_id!r})"
+
+
+def _uses_hash(policy: Policy) -> bool:
+    return (
+        Action.HASH in policy.detectors.values()
+        or Action.HASH in (policy.user_ids.action, policy.secrets.action, policy.addresses.action)
+        or policy.ips.action is Action.HASH
+        or any(rule.action is Action.HASH for rule in policy.rules)
+        or any(pattern.action is Action.HASH for pattern in policy.patterns)
+    )
+
+
+class Sanitizer:
+    """The rules of one policy for one service, ready to run."""
+
+    def __init__(self, policy: Policy, pseudonymizer: Pseudonymizer | None) -> None:
+        if pseudonymizer is None and _uses_hash(policy):
+            raise PolicyError(
+                "the policy pseudonymizes values (action: hash) but no key was given; create "
+                "one with `otelpriv keygen KEYFILE` and pass --key-file KEYFILE or set "
+                "OTELPRIV_KEY_FILE"
+            )
+        self.policy = policy
+        self.placeholder = policy.placeholder
+        self._pseudonym = pseudonymizer
+        extra = tuple(
+            Detector(
+                id=pattern.id,
+                pattern=re.compile(pattern.regex),
+                placeholder=pattern.placeholder,
+            )
+            for pattern in policy.patterns
+        )
+        actions = {**policy.detectors, **{p.id: p.action for p in policy.patterns}}
+        secret_params = frozenset(normalize_param(name) for name in policy.urls.secret_params)
+        userinfo = policy.urls.userinfo_placeholder
+        self.text_rules = TextRules(
+            actions, policy.placeholder, secret_params, userinfo, pseudonymizer, extra
+        )
+        self._versions = TextRules(
+            actions,
+            policy.placeholder,
+            secret_params,
+            userinfo,
+            pseudonymizer,
+            extra,
+            skip=frozenset({"ipv4", "ipv6"}),
+        )
+        self._handlers: dict[str, Handler] = {}
+        self._text_cache: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+        self._rules = [
+            (re.compile("|".join(fnmatch.translate(glob) for glob in rule.keys)), rule.action)
+            for rule in policy.rules
+        ]
+        allow = policy.allow_keys
+        self._allow = (
+            re.compile("|".join(fnmatch.translate(glob) for glob in allow))
+            if allow is not None
+            else None
+        )
+        self._user_ids = frozenset(policy.user_ids.keys)
+        self._secret_words = frozenset(policy.secrets.words)
+        self._address_names = frozenset(policy.addresses.names)
+        self._ip_keys = frozenset(policy.ips.keys)
+        self._ip_names = frozenset(policy.ips.names)
+        self._url_full = frozenset(policy.urls.full)
+        self._url_query = frozenset(policy.urls.query)
+        self._url_fragment = frozenset(policy.urls.fragment)
+        self._redact_headers = frozenset(policy.headers.redact)
+        self._version_words = frozenset(policy.version_keys)
+
+    def handler(self, key: str) -> Handler:
+        """The handler for values under ``key``; resolved once per key, then cached."""
+        found = self._handlers.get(key)
+        if found is None:
+            if len(self._handlers) >= _CACHE_LIMIT:
+                self._handlers.clear()
+            found = self._handlers[key] = self._resolve(key)
+        return found
+
+    def _resolve(self, key: str) -> Handler:
+        if self._allow is not None and not self._allow.fullmatch(key):
+            return self._named_action(Action.DROP, "not_allowed")
+        for pattern, action in self._rules:
+            if pattern.fullmatch(key):
+                return self._named_action(action, "rule")
+        if key in self._user_ids:
+            return self._named_action(self.policy.user_ids.action, "user_id")
+        if key.startswith(_REQUEST_HEADER) or key.startswith(_RESPONSE_HEADER):
+            header = key[len(_REQUEST_HEADER) :].lower()
+            if key.startswith(_RESPONSE_HEADER):
+                header = key[len(_RESPONSE_HEADER) :].lower()
+            return self._header(header, key)
+        if key in self._url_full:
+            return self._each(self.url)
+        if key in self._url_query:
+            return self._each(self._query)
+        if key in self._url_fragment:
+            return self._each(self._fragment)
+        compact = _compact(key)
+        if key in self._ip_keys or compact in self._ip_names:
+            return self._named_action(self.policy.ips.action, "ip")
+        words = _key_words(key)
+        pairs = {first + second for first, second in zip(words, words[1:])}
+        if self._secret_words.intersection(words) or self._secret_words.intersection(pairs):
+            return self._named_action(self.policy.secrets.action, "secret_key")
+        if compact in self._address_names:
+            return self._named_action(self.policy.addresses.action, "address_key")
+        if self._version_words.intersection(words):
+            return self._each(self._version_text)
+        return self.auto
+
+    def _header(self, header: str, key: str) -> Handler:
+        if header in self._redact_headers:
+            return self._named_action(Action.REDACT, "header")
+        if header == "cookie":
+            return self._each(self._cookie)
+        if header == "set-cookie":
+            return self._each(self._set_cookie)
+        if key in self._url_full:
+            return self._each(self.url)
+        return self.auto
+
+    def _named_action(self, action: Action, rule: str) -> Handler:
+        if action is Action.KEEP:
+            return _keep
+        if action is Action.DROP:
+
+            def drop(value: Any, hits: list[str]) -> Any:
+                hits.append(rule)
+                raise DropValue
+
+            return drop
+        if action is Action.HASH:
+            pseudonym = self._pseudonym
+            assert pseudonym is not None
+
+            def hash_(value: Any, hits: list[str]) -> Any:
+                if isinstance(value, list):
+                    return [hash_(item, hits) for item in value]
+                if isinstance(value, dict | bytes) or value is None:
+                    return redact(value, hits)
+                out = pseudonym(value)
+                if out != value:
+                    hits.append(rule)
+                return out
+
+            redact = self._redactor(rule)
+            return hash_
+        if action is Action.MASK and rule == "ip":
+            return self._each(self._mask_ip)
+        return self._redactor(rule)
+
+    def _redactor(self, rule: str) -> Handler:
+        placeholder = self.placeholder
+
+        def redact(value: Any, hits: list[str]) -> Any:
+            if isinstance(value, list):
+                out = [redact(item, hits) for item in value]
+                return value if all(a is b for a, b in zip(out, value)) else out
+            if value == placeholder or value in ("", None) or isinstance(value, bool):
+                return value
+            hits.append(rule)
+            return placeholder
+
+        return redact
+
+    def _each(self, scrub: Callable[[str, list[str]], str]) -> Handler:
+        """Apply a string rule to a string, each string of an array; other types go ``auto``."""
+
+        def handle(value: Any, hits: list[str]) -> Any:
+            if isinstance(value, str):
+                return scrub(value, hits)
+            if isinstance(value, list):
+                out = [handle(item, hits) for item in value]
+                return value if all(a is b for a, b in zip(out, value)) else out
+            return self.auto(value, hits)
+
+        return handle
+
+    def auto(self, value: Any, hits: list[str]) -> Any:
+        """A value under a key no rule names: scanned by type."""
+        if isinstance(value, str):
+            return self.text(value, hits)
+        if isinstance(value, bool) or isinstance(value, float) or value is None:
+            return value
+        if isinstance(value, int):
+            if value > 10**11 and card_number(value):
+                hits.append("credit_card")
+                return self.placeholder_for("credit_card")
+            return value
+        if isinstance(value, bytes):
+            return self.text(value.decode("utf-8", "replace"), hits)
+        if isinstance(value, list):
+            out = [self.auto(item, hits) for item in value]
+            return value if all(a is b for a, b in zip(out, value)) else out
+        if isinstance(value, dict):
+            return self.body(value, hits)
+        raise TypeError(f"cannot sanitize a value of type {type(value).__name__}")
+
+    def body(self, value: Any, hits: list[str]) -> Any:
+        """A log body or a map value: each key gets its own rules, at any depth."""
+        if not isinstance(value, dict):
+            return self.auto(value, hits)
+        out: dict[str, Any] = {}
+        changed = False
+        for key, item in value.items():
+            try:
+                cleaned = self.handler(str(key))(item, hits)
+            except DropValue:
+                changed = True
+                continue
+            changed = changed or cleaned is not item
+            out[key] = cleaned
+        return out if changed else value
+
+    def placeholder_for(self, detector: str) -> str:
+        return "[CREDIT_CARD]" if detector == "credit_card" else self.placeholder
+
+    def text(self, text: str, hits: list[str]) -> str:
+        """Free text; URL-shaped values get the URL rules. Results are cached."""
+        cached = self._text_cache.get(text)
+        if cached is not None:
+            out, found = cached
+            if out is None:
+                return text
+            hits.extend(found)
+            return out
+        local: list[str] = []
+        if _URL_VALUE.match(text):
+            out = self.text_rules.url(text, local)
+        else:
+            out = self.text_rules.scrub(text, local)
+        if len(text) <= _CACHE_MAX_LENGTH:
+            if len(self._text_cache) >= _CACHE_LIMIT:
+                self._text_cache.clear()
+            self._text_cache[text] = (None if out == text else out, tuple(local))
+        if out == text:
+            return text
+        hits.extend(local)
+        return out
+
+    def url(self, value: str, hits: list[str]) -> str:
+        out = self.text_rules.url(value, hits)
+        return value if out == value else out
+
+    def _query(self, value: str, hits: list[str]) -> str:
+        out = self.text_rules.urls.params(value, hits)
+        return value if out == value else out
+
+    def _fragment(self, value: str, hits: list[str]) -> str:
+        out = self.text_rules.urls.fragment(value, hits)
+        return value if out == value else out
+
+    def _version_text(self, value: str, hits: list[str]) -> str:
+        out = self._versions.scrub(value, hits)
+        return value if out == value else out
+
+    def _cookie(self, value: str, hits: list[str]) -> str:
+        out = scrub_cookie(value, self.placeholder, hits)
+        return value if out == value else out
+
+    def _set_cookie(self, value: str, hits: list[str]) -> str:
+        out = scrub_set_cookie(value, self.placeholder, hits)
+        return value if out == value else out
+
+    def _mask_ip(self, value: str, hits: list[str]) -> str:
+        text = value.strip()
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            return self.text(value, hits)
+        masked = mask_ipv4(text) if address.version == 4 else mask_ipv6(text)
+        if masked == value:
+            return value
+        hits.append("ip")
+        return masked
+
+    def value(self, key: str, value: Any, hits: list[str]) -> Any:
+        """Sanitize one attribute value; raises DropValue when the attribute must go."""
+        return self.handler(key)(value, hits)
+
+
+def _keep(value: Any, hits: list[str]) -> Any:
+    return value

@@ -1,0 +1,167 @@
+"""Free-text rules: find sensitive values inside any string and replace them in place.
+
+Exception messages, stack traces, log bodies, SQL statements and span names are scanned by the
+same ordered passes. Each pass is one compiled pattern behind a cheap substring check, so a
+clean string costs a few C-level scans. The surrounding text — line breaks, quotes, labels —
+is kept byte for byte, and the placeholders themselves never match, so a second run changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+from otelpriv._actions import Action, DropValue
+from otelpriv._detectors import DETECTORS, Detector
+from otelpriv._headers import scrub_cookie, scrub_set_cookie
+from otelpriv._url import UrlError, UrlRules
+
+__all__ = ["TextRules"]
+
+_ORDER = (
+    "private_key",
+    "url",
+    "cookie",
+    "labelled_secret",
+    "redis_auth",
+    "bearer",
+    "jwt",
+    "api_key",
+    "email",
+    "credit_card",
+    "iban",
+    "us_ssn",
+    "ipv6",
+    "ipv4",
+)
+
+_URL_IN_TEXT = re.compile(r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s\"'<>`]+")
+_COOKIE_IN_TEXT = re.compile(r"\b(?P<set>set-)?cookie:[ \t]*(?P<value>[^\r\n]*)", re.IGNORECASE)
+
+
+class _Pass:
+    """One detector with the action the policy chose for it."""
+
+    __slots__ = ("detector", "replace", "quick", "search")
+
+    def __init__(self, detector: Detector, replace: Callable[[str], str]) -> None:
+        self.detector = detector
+        self.replace = replace
+        self.quick = detector.quick
+        self.search = detector.pattern.search
+
+    def run(self, text: str, hits: list[str]) -> str:
+        if self.quick and not any(needle in text for needle in self.quick):
+            return text
+        if self.search(text) is None:
+            return text
+        detector = self.detector
+        out: list[str] = []
+        last = 0
+        for match in detector.pattern.finditer(text):
+            if detector.validate is not None and not detector.validate(match):
+                continue
+            start, end = _sensitive_span(match, detector.groups)
+            found = text[start:end]
+            replacement = self.replace(found)
+            if replacement == found:
+                continue
+            out.append(text[last:start])
+            out.append(replacement)
+            last = end
+            hits.append(detector.id)
+        if not out:
+            return text
+        out.append(text[last:])
+        return "".join(out)
+
+
+def _sensitive_span(match: re.Match[str], groups: tuple[int | str, ...]) -> tuple[int, int]:
+    for group in groups:
+        start = match.start(group)
+        if start >= 0:
+            return start, match.end(group)
+    return match.span()
+
+
+class TextRules:
+    """The compiled free-text rules of one policy.
+
+    ``actions`` maps detector ids to the policy's action; ``pseudonym`` turns a found value into
+    its keyed pseudonym for the ``hash`` action. ``secret_params`` are the normalized URL
+    parameter names whose values are always secret; ``userinfo`` replaces URL credentials.
+    """
+
+    def __init__(
+        self,
+        actions: Mapping[str, Action],
+        placeholder: str,
+        secret_params: frozenset[str],
+        userinfo: str,
+        pseudonym: Callable[[str], str] | None,
+        extra: tuple[Detector, ...] = (),
+        skip: frozenset[str] = frozenset(),
+    ) -> None:
+        self.placeholder = placeholder
+        self.urls = UrlRules(secret_params, placeholder, userinfo, self.scrub_plain)
+        self._pseudonym = pseudonym
+        detectors = {**DETECTORS, **{detector.id: detector for detector in extra}}
+        order = [name for name in _ORDER if name not in skip] + [d.id for d in extra]
+        self._url_on = actions.get("url", Action.REDACT) is not Action.KEEP and "url" in order
+        self._cookie_on = actions.get("cookie", Action.REDACT) is not Action.KEEP
+        self._passes: list[_Pass] = []
+        for name in order:
+            detector = detectors.get(name)
+            action = actions.get(name, Action.REDACT)
+            if detector is None or action is Action.KEEP:
+                continue
+            self._passes.append(_Pass(detector, self._replacer(detector, action)))
+
+    def _replacer(self, detector: Detector, action: Action) -> Callable[[str], str]:
+        if action is Action.MASK and detector.mask is not None:
+            return detector.mask
+        if action is Action.HASH and self._pseudonym is not None:
+            return self._pseudonym
+        if action is Action.DROP:
+            return _drop
+        placeholder = detector.placeholder
+        if placeholder == "[REDACTED]":
+            placeholder = self.placeholder
+        return lambda found: placeholder
+
+    def scrub(self, text: str, hits: list[str]) -> str:
+        """Run every pass over ``text``; URLs found in it get the URL rules."""
+        if self._url_on and "://" in text:
+            text = _URL_IN_TEXT.sub(lambda match: self._url_token(match, hits), text)
+        if self._cookie_on and ("ookie" in text or "OOKIE" in text):
+            text = _COOKIE_IN_TEXT.sub(lambda match: self._cookie_line(match, hits), text)
+        return self.scrub_plain(text, hits)
+
+    def scrub_plain(self, text: str, hits: list[str]) -> str:
+        """The detector passes alone: used for the parts of a URL and of a header."""
+        for detector_pass in self._passes:
+            text = detector_pass.run(text, hits)
+        return text
+
+    def url(self, url: str, hits: list[str]) -> str:
+        """A value known to be a URL; one that cannot be split falls back to text rules."""
+        try:
+            return self.urls.url(url, hits)
+        except UrlError:
+            return self.scrub_plain(url, hits)
+
+    def _url_token(self, match: re.Match[str], hits: list[str]) -> str:
+        return self.url(match.group(), hits)
+
+    def _cookie_line(self, match: re.Match[str], hits: list[str]) -> str:
+        value = match.group("value")
+        if match.group("set"):
+            cleaned = scrub_set_cookie(value, self.placeholder, hits)
+        else:
+            cleaned = scrub_cookie(value, self.placeholder, hits)
+        return match.group()[: match.start("value") - match.start()] + cleaned
+
+
+def _drop(found: str) -> str:
+    raise DropValue

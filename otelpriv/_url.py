@@ -1,0 +1,118 @@
+"""URL surgery: redact what is secret, keep every other byte exactly as it came.
+
+URLs are split by hand instead of with :mod:`urllib.parse` because the output must be
+byte-identical outside the parts that change: no re-encoding, no reordering, ``;`` and ``&``
+both separating parameters, a bare ``flag`` staying bare. Anything that does not split cleanly
+raises :class:`UrlError`, and the caller falls back to the free-text rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+__all__ = ["UrlError", "UrlRules", "normalize_param"]
+
+Scrub = Callable[[str, list[str]], str]
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_PORT = re.compile(r"(?::\d*)?")
+_SEPARATOR = re.compile(r"[&;]")
+
+
+class UrlError(ValueError):
+    """The value is not a URL we can take apart with certainty."""
+
+
+def normalize_param(name: str) -> str:
+    """Decode and case-fold a parameter name, ignoring ``-``, ``_`` and ``.`` in it."""
+    decoded = unquote_plus(name).casefold()
+    return decoded.replace("-", "").replace("_", "").replace(".", "").strip()
+
+
+@dataclass(frozen=True)
+class UrlRules:
+    """What a policy says about URLs; ``scrub`` handles every part that is not a secret."""
+
+    secret_params: frozenset[str]
+    placeholder: str
+    userinfo: str
+    scrub: Scrub
+
+    def url(self, url: str, hits: list[str]) -> str:
+        """Sanitize an absolute URL or a reference (``/path?query#fragment``) in place."""
+        rest = url
+        head = ""
+        scheme = _SCHEME.match(url)
+        if scheme is not None:
+            head, rest = scheme.group(), url[scheme.end() :]
+        if rest.startswith("//"):
+            end = len(rest)
+            for char in "/?#":
+                found = rest.find(char, 2)
+                if 0 <= found < end:
+                    end = found
+            head += "//" + self._authority(rest[2:end], hits)
+            rest = rest[end:]
+        elif scheme is not None and not rest.startswith("/"):
+            return head + self.scrub(rest, hits)
+        rest, hash_, fragment = rest.partition("#")
+        path, question, query = rest.partition("?")
+        out = head + self.scrub(path, hits)
+        if question:
+            out += "?" + self.params(query, hits)
+        if hash_:
+            out += "#" + self.fragment(fragment, hits)
+        return out
+
+    def params(self, params: str, hits: list[str]) -> str:
+        """Redact the values of sensitive parameters; scrub the other names and values."""
+        out: list[str] = []
+        start = 0
+        for separator in _SEPARATOR.finditer(params + "&"):
+            out.append(self._param(params[start : separator.start()], hits))
+            out.append(separator.group())
+            start = separator.end()
+        return "".join(out)[:-1]
+
+    def fragment(self, fragment: str, hits: list[str]) -> str:
+        """A fragment of ``name=value`` pairs (OAuth implicit flow, SPA routes) is a query."""
+        if "=" not in fragment:
+            return self.scrub(fragment, hits)
+        route, question, params = fragment.rpartition("?")
+        if question:
+            return self.scrub(route, hits) + "?" + self.params(params, hits)
+        return self.params(fragment, hits)
+
+    def _param(self, param: str, hits: list[str]) -> str:
+        name, equals, value = param.partition("=")
+        if not equals:
+            return self.scrub(param, hits)
+        if normalize_param(name) in self.secret_params:
+            if value in ("", self.placeholder):
+                return param
+            hits.append("url_param")
+            return name + "=" + self.placeholder
+        return self.scrub(name, hits) + "=" + self.scrub(value, hits)
+
+    def _authority(self, authority: str, hits: list[str]) -> str:
+        userinfo, at, hostport = authority.rpartition("@")
+        if at:
+            hidden = self.userinfo
+            redacted = f"{hidden}:{hidden}" if ":" in userinfo else hidden
+            if userinfo != redacted:
+                hits.append("url_userinfo")
+            userinfo = redacted + "@"
+        if hostport.startswith("["):
+            end = hostport.find("]")
+            if end < 0:
+                raise UrlError("unterminated IPv6 literal")
+            host, port = hostport[: end + 1], hostport[end + 1 :]
+        else:
+            host, colon, port = hostport.partition(":")
+            port = colon + port
+        if not _PORT.fullmatch(port):
+            raise UrlError("port is not a number")
+        return userinfo + self.scrub(host, hits) + port
