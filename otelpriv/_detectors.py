@@ -250,7 +250,8 @@ DETECTORS: dict[str, Detector] = {
         Detector(
             id="iban",
             pattern=re.compile(
-                r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![A-Za-z0-9])"
+                r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
+                r"(?![A-Za-z0-9])"
             ),
             placeholder="[IBAN]",
             validate=_iban_valid,

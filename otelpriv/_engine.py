@@ -178,7 +178,7 @@ class Sanitizer:
         if key in self._ip_keys or compact in self._ip_names:
             return self._named_action(self.policy.ips.action, "ip")
         words = _key_words(key)
-        pairs = {first + second for first, second in zip(words, words[1:])}
+        pairs = {first + second for first, second in zip(words, words[1:], strict=False)}
         if self._secret_words.intersection(words) or self._secret_words.intersection(pairs):
             return self._named_action(self.policy.secrets.action, "secret_key")
         if compact in self._address_names:
@@ -234,7 +234,7 @@ class Sanitizer:
         def redact(value: Any, hits: list[str]) -> Any:
             if isinstance(value, list):
                 out = [redact(item, hits) for item in value]
-                return value if all(a is b for a, b in zip(out, value)) else out
+                return value if _same(out, value) else out
             if value == placeholder or value in ("", None) or isinstance(value, bool):
                 return value
             hits.append(rule)
@@ -250,7 +250,7 @@ class Sanitizer:
                 return scrub(value, hits)
             if isinstance(value, list):
                 out = [handle(item, hits) for item in value]
-                return value if all(a is b for a, b in zip(out, value)) else out
+                return value if _same(out, value) else out
             return self.auto(value, hits)
 
         return handle
@@ -259,7 +259,7 @@ class Sanitizer:
         """A value under a key no rule names: scanned by type."""
         if isinstance(value, str):
             return self.text(value, hits)
-        if isinstance(value, bool) or isinstance(value, float) or value is None:
+        if isinstance(value, bool | float) or value is None:
             return value
         if isinstance(value, int):
             if value > 10**11 and card_number(value):
@@ -270,7 +270,7 @@ class Sanitizer:
             return self.text(value.decode("utf-8", "replace"), hits)
         if isinstance(value, list):
             out = [self.auto(item, hits) for item in value]
-            return value if all(a is b for a, b in zip(out, value)) else out
+            return value if _same(out, value) else out
         if isinstance(value, dict):
             return self.body(value, hits)
         raise TypeError(f"cannot sanitize a value of type {type(value).__name__}")
@@ -360,3 +360,8 @@ class Sanitizer:
 
 def _keep(value: Any, hits: list[str]) -> Any:
     return value
+
+
+def _same(new: list[Any], old: list[Any]) -> bool:
+    """Whether a rebuilt list holds the very same items (nothing changed)."""
+    return all(a is b for a, b in zip(new, old, strict=True))
