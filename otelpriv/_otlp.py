@@ -1,0 +1,323 @@
+"""The engine applied in place to OTLP protobuf requests (traces, logs, metrics).
+
+This is the relay's and the CLI's hot path. It walks the request once, reads each attribute key,
+and hands string values straight to the handler the key resolves to; arrays and maps are
+converted to plain Python only when present. Nothing is copied unless it changes.
+
+Fail-closed at two depths: a value whose handler fails is replaced by the placeholder, and an
+item (span, log record, data point) whose walk fails is removed from the request. Both are
+counted in the returned :class:`Outcome`; the log line says how many, never which values.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from otelpriv._actions import DropValue
+from otelpriv._engine import Engine, Sanitizer
+
+__all__ = ["Outcome", "sanitize_logs", "sanitize_metrics", "sanitize_request", "sanitize_traces"]
+
+_log = logging.getLogger("otelpriv")
+_AUDIT_PREFIX = "otelpriv.redacted."
+_AUDIT_KEYS = "otelpriv.redacted_keys"
+
+
+@dataclass
+class Outcome:
+    """What one request went through: counts only, never values."""
+
+    rules: Counter[str] = field(default_factory=Counter)
+    by_key: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dropped_items: int = 0
+    failed_values: int = 0
+
+    @property
+    def changed(self) -> int:
+        return sum(self.rules.values())
+
+
+class _Walk:
+    """One pass over one request, with its sanitizer switching per resource."""
+
+    __slots__ = ("audit", "by_key", "changed_keys", "engine", "outcome", "sanitizer")
+
+    def __init__(self, engine: Engine, outcome: Outcome, by_key: bool) -> None:
+        self.engine = engine
+        self.outcome = outcome
+        self.by_key = by_key
+        self.sanitizer: Sanitizer = engine.for_service(None)
+        self.audit = False
+        self.changed_keys: list[str] | None = None
+
+    def resource(self, resource: Any) -> None:
+        service = None
+        for kv in resource.attributes:
+            if kv.key == "service.name":
+                service = kv.value.string_value
+                break
+        self.sanitizer = self.engine.for_service(service)
+        audit = self.sanitizer.policy.audit
+        self.audit = audit.counts
+        self.changed_keys = [] if audit.counts and audit.key_names else None
+        hits: list[str] = []
+        self.attributes(resource.attributes, hits)
+        self.outcome.rules.update(hits)
+
+    def attributes(self, attributes: Any, hits: list[str]) -> None:
+        sanitizer = self.sanitizer
+        handlers = sanitizer._handlers
+        doomed: list[int] = []
+        for index, kv in enumerate(attributes):
+            key = kv.key
+            handler = handlers.get(key) or sanitizer.handler(key)
+            value = kv.value
+            before = len(hits)
+            try:
+                if value.HasField("string_value"):
+                    text = value.string_value
+                    out = handler(text, hits)
+                    if out is not text:
+                        _assign(value, out)
+                else:
+                    plain = _to_python(value)
+                    out = handler(plain, hits)
+                    if out is not plain:
+                        _assign(value, out)
+            except DropValue:
+                doomed.append(index)
+            except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
+                self._failed(value, error, hits)
+            if len(hits) > before:
+                if self.by_key:
+                    self.outcome.by_key.update((rule, key) for rule in hits[before:])
+                if self.changed_keys is not None:
+                    self.changed_keys.append(key)
+        for index in reversed(doomed):
+            del attributes[index]
+
+    def any_value(self, value: AnyValue, hits: list[str]) -> None:
+        """A log body: strings get the text rules, maps and arrays the key-aware walk."""
+        try:
+            plain = _to_python(value)
+            out = self.sanitizer.auto(plain, hits)
+            if out is not plain:
+                _assign(value, out)
+        except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
+            self._failed(value, error, hits)
+
+    def text(self, text: str, hits: list[str]) -> str:
+        return self.sanitizer.text(text, hits) if text else text
+
+    def finish_item(self, attributes: Any, hits: list[str]) -> None:
+        """Account for one item's changes and, if the policy asks, write the audit counts."""
+        if not hits:
+            return
+        self.outcome.rules.update(hits)
+        if not self.audit:
+            return
+        for rule, count in sorted(Counter(hits).items()):
+            attributes.add(key=_AUDIT_PREFIX + rule).value.int_value = count
+        if self.changed_keys:
+            keys = attributes.add(key=_AUDIT_KEYS).value.array_value.values
+            for key in sorted(set(self.changed_keys)):
+                keys.add(string_value=key)
+            self.changed_keys.clear()
+
+    def _failed(self, value: AnyValue, error: Exception, hits: list[str]) -> None:
+        self.outcome.failed_values += 1
+        hits.append("error")
+        _assign(value, self.sanitizer.placeholder)
+        if self.outcome.failed_values == 1:
+            _log.error(
+                "a value could not be sanitized and was redacted whole (%s)",
+                type(error).__name__,
+            )
+
+
+def _to_python(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [_to_python(item) for item in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _to_python(kv.value) for kv in value.kvlist_value.values}
+    return getattr(value, kind)
+
+
+def _assign(target: AnyValue, value: Any) -> None:
+    if isinstance(value, str):
+        target.string_value = value
+    elif isinstance(value, bool):
+        target.bool_value = value
+    elif isinstance(value, int):
+        target.int_value = value
+    elif isinstance(value, float):
+        target.double_value = value
+    elif isinstance(value, bytes):
+        target.bytes_value = value
+    elif isinstance(value, list):
+        target.array_value.Clear()
+        for item in value:
+            _assign(target.array_value.values.add(), item)
+    elif isinstance(value, dict):
+        target.kvlist_value.Clear()
+        for key, item in value.items():
+            _assign(target.kvlist_value.values.add(key=str(key)).value, item)
+    elif value is None:
+        target.Clear()
+    else:
+        raise TypeError(f"cannot store a value of type {type(value).__name__}")
+
+
+def _drop_failed(items: Any, failed: Iterable[int]) -> None:
+    for index in sorted(failed, reverse=True):
+        del items[index]
+
+
+def _item_failed(outcome: Outcome, error: Exception, what: str) -> None:
+    outcome.dropped_items += 1
+    if outcome.dropped_items == 1:
+        _log.error("a %s could not be sanitized and was dropped (%s)", what, type(error).__name__)
+
+
+def sanitize_traces(
+    request: ExportTraceServiceRequest, engine: Engine, *, by_key: bool = False
+) -> Outcome:
+    """Sanitize every span of a request in place."""
+    outcome = Outcome()
+    walk = _Walk(engine, outcome, by_key)
+    for resource_spans in request.resource_spans:
+        walk.resource(resource_spans.resource)
+        for scope_spans in resource_spans.scope_spans:
+            scope_hits: list[str] = []
+            walk.attributes(scope_spans.scope.attributes, scope_hits)
+            outcome.rules.update(scope_hits)
+            failed = []
+            for index, span in enumerate(scope_spans.spans):
+                try:
+                    _span(walk, span)
+                except Exception as error:  # noqa: BLE001 - fail closed: drop the span
+                    _item_failed(outcome, error, "span")
+                    failed.append(index)
+            _drop_failed(scope_spans.spans, failed)
+    return outcome
+
+
+def _span(walk: _Walk, span: Any) -> None:
+    hits: list[str] = []
+    name = span.name
+    cleaned = walk.text(name, hits)
+    if cleaned is not name:
+        span.name = cleaned
+    walk.attributes(span.attributes, hits)
+    for event in span.events:
+        cleaned = walk.text(event.name, hits)
+        if cleaned is not event.name:
+            event.name = cleaned
+        walk.attributes(event.attributes, hits)
+    for link in span.links:
+        walk.attributes(link.attributes, hits)
+    if span.status.message:
+        message = span.status.message
+        cleaned = walk.text(message, hits)
+        if cleaned is not message:
+            span.status.message = cleaned
+    walk.finish_item(span.attributes, hits)
+
+
+def sanitize_logs(
+    request: ExportLogsServiceRequest, engine: Engine, *, by_key: bool = False
+) -> Outcome:
+    """Sanitize every log record of a request in place."""
+    outcome = Outcome()
+    walk = _Walk(engine, outcome, by_key)
+    for resource_logs in request.resource_logs:
+        walk.resource(resource_logs.resource)
+        for scope_logs in resource_logs.scope_logs:
+            scope_hits: list[str] = []
+            walk.attributes(scope_logs.scope.attributes, scope_hits)
+            outcome.rules.update(scope_hits)
+            failed = []
+            for index, record in enumerate(scope_logs.log_records):
+                try:
+                    hits: list[str] = []
+                    if record.HasField("body"):
+                        walk.any_value(record.body, hits)
+                    walk.attributes(record.attributes, hits)
+                    if record.event_name:
+                        cleaned = walk.text(record.event_name, hits)
+                        if cleaned is not record.event_name:
+                            record.event_name = cleaned
+                    walk.finish_item(record.attributes, hits)
+                except Exception as error:  # noqa: BLE001 - fail closed: drop the record
+                    _item_failed(outcome, error, "log record")
+                    failed.append(index)
+            _drop_failed(scope_logs.log_records, failed)
+    return outcome
+
+
+def _data_points(metric: Any) -> Iterable[Any]:
+    kind = metric.WhichOneof("data")
+    if kind is None:
+        return ()
+    return getattr(metric, kind).data_points
+
+
+def sanitize_metrics(
+    request: ExportMetricsServiceRequest, engine: Engine, *, by_key: bool = False
+) -> Outcome:
+    """Sanitize the attributes of every data point and exemplar in place."""
+    outcome = Outcome()
+    walk = _Walk(engine, outcome, by_key)
+    for resource_metrics in request.resource_metrics:
+        walk.resource(resource_metrics.resource)
+        for scope_metrics in resource_metrics.scope_metrics:
+            scope_hits: list[str] = []
+            walk.attributes(scope_metrics.scope.attributes, scope_hits)
+            outcome.rules.update(scope_hits)
+            for metric in scope_metrics.metrics:
+                points = _data_points(metric)
+                failed = []
+                for index, point in enumerate(points):
+                    try:
+                        hits: list[str] = []
+                        walk.attributes(point.attributes, hits)
+                        for exemplar in getattr(point, "exemplars", ()):
+                            walk.attributes(exemplar.filtered_attributes, hits)
+                        walk.finish_item(point.attributes, hits)
+                    except Exception as error:  # noqa: BLE001 - fail closed: drop the point
+                        _item_failed(outcome, error, "data point")
+                        failed.append(index)
+                _drop_failed(points, failed)
+    return outcome
+
+
+def sanitize_request(request: Any, engine: Engine, *, by_key: bool = False) -> Outcome:
+    """Sanitize any of the three OTLP export requests in place."""
+    if isinstance(request, ExportTraceServiceRequest):
+        return sanitize_traces(request, engine, by_key=by_key)
+    if isinstance(request, ExportLogsServiceRequest):
+        return sanitize_logs(request, engine, by_key=by_key)
+    if isinstance(request, ExportMetricsServiceRequest):
+        return sanitize_metrics(request, engine, by_key=by_key)
+    raise TypeError(f"not an OTLP export request: {type(request).__name__}")
+
+
+def keyvalue(key: str, value: Any) -> KeyValue:
+    """A KeyValue holding a plain Python value (tests and examples build requests with it)."""
+    kv = KeyValue(key=key)
+    _assign(kv.value, value)
+    return kv

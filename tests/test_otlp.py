@@ -1,0 +1,155 @@
+"""The engine on OTLP protobuf requests: the same answers as on plain values, in place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from test_cases import CASES, _input_of, expected_for
+
+from otelpriv._engine import Engine
+from otelpriv._otlp import _to_python, keyvalue, sanitize_request
+from otelpriv._policy import parse_policy
+from otelpriv._pseudonym import KeyRing
+
+SPAN_CASES = [case for case in CASES if case["signal"] == "span"]
+LOG_CASES = [case for case in CASES if case["signal"] == "log"]
+
+
+def _resource(container: Any, service: str = "shop") -> None:
+    container.resource.attributes.append(keyvalue("service.name", service))
+
+
+def _trace_request(cases: list[dict[str, Any]]) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    _resource(resource_spans)
+    scope = resource_spans.scope_spans.add()
+    for number, case in enumerate(cases):
+        span = scope.spans.add(name=f"case {number}", trace_id=bytes(16), span_id=bytes(8))
+        target = span.attributes
+        if case["field"] == "event_attribute":
+            target = span.events.add(name=case.get("event_name", "exception")).attributes
+        target.append(keyvalue(case["key"], _input_of(case)))
+    return request
+
+
+def test_span_cases_in_one_request(engine: Engine, key_ring: KeyRing) -> None:
+    request = _trace_request(SPAN_CASES)
+    sanitize_request(request, engine)
+    spans = request.resource_spans[0].scope_spans[0].spans
+    assert len(spans) == len(SPAN_CASES)
+    for span, case in zip(spans, SPAN_CASES, strict=True):
+        attributes = span.events[0].attributes if span.events else span.attributes
+        assert _to_python(attributes[0].value) == expected_for(case, key_ring), case["id"]
+
+
+def test_log_cases_in_one_request(engine: Engine, key_ring: KeyRing) -> None:
+    request = ExportLogsServiceRequest()
+    resource_logs = request.resource_logs.add()
+    _resource(resource_logs)
+    scope = resource_logs.scope_logs.add()
+    for case in LOG_CASES:
+        record = scope.log_records.add()
+        if case["field"] == "log_body":
+            record.body.CopyFrom(keyvalue("body", _input_of(case)).value)
+        else:
+            record.attributes.append(keyvalue(case["key"], _input_of(case)))
+    sanitize_request(request, engine)
+    for record, case in zip(scope.log_records, LOG_CASES, strict=True):
+        value = record.body if case["field"] == "log_body" else record.attributes[0].value
+        assert _to_python(value) == expected_for(case, key_ring), case["id"]
+
+
+def test_span_name_status_links_and_scope(engine: Engine) -> None:
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    _resource(resource_spans)
+    resource_spans.resource.attributes.append(keyvalue("host.ip", "198.51.100.7"))
+    scope = resource_spans.scope_spans.add()
+    scope.scope.attributes.append(keyvalue("owner", "ops@example.com"))
+    span = scope.spans.add(name="GET /users/ana@example.com")
+    span.status.message = "card 4111 1111 1111 1111 declined"
+    span.links.add().attributes.append(keyvalue("peer", "mail bo@example.org"))
+    span.events.add(name="retry for bo@example.org")
+    sanitize_request(request, engine)
+    assert span.name == "GET /users/[EMAIL]"
+    assert span.status.message == "card [CREDIT_CARD] declined"
+    assert _to_python(span.links[0].attributes[0].value) == "mail [EMAIL]"
+    assert span.events[0].name == "retry for [EMAIL]"
+    assert _to_python(scope.scope.attributes[0].value) == "[EMAIL]"
+    assert _to_python(resource_spans.resource.attributes[1].value) == "198.51.100.0"
+
+
+def test_metric_points_and_exemplars(engine: Engine, key_ring: KeyRing) -> None:
+    request = ExportMetricsServiceRequest()
+    resource_metrics = request.resource_metrics.add()
+    _resource(resource_metrics)
+    metric = resource_metrics.scope_metrics.add().metrics.add(name="http.server.request.duration")
+    point = metric.histogram.data_points.add(count=1)
+    point.attributes.append(keyvalue("client.address", "203.0.113.54"))
+    point.exemplars.add().filtered_attributes.append(keyvalue("enduser.id", "ana@example.com"))
+    sanitize_request(request, engine)
+    assert _to_python(point.attributes[0].value) == "203.0.113.0"
+    pseudonym = _to_python(point.exemplars[0].filtered_attributes[0].value)
+    assert pseudonym.startswith(f"psn:{key_ring.active.id}:")
+
+
+def test_drop_rule_removes_the_attribute_and_audit_counts(key_ring: KeyRing) -> None:
+    policy = parse_policy(
+        {
+            "rules": [{"keys": ["app.debug.*"], "action": "drop"}],
+            "audit": {"counts": True, "key_names": True},
+        }
+    )
+    request = _trace_request([])
+    span = request.resource_spans[0].scope_spans[0].spans.add(name="checkout")
+    span.attributes.extend(
+        [
+            keyvalue("app.debug.dump", "anything"),
+            keyvalue("note", "mail ana@example.com or bo@example.org"),
+            keyvalue("http.response.status_code", 500),
+        ]
+    )
+    sanitize_request(request, Engine(policy, key_ring))
+    attributes = {kv.key: _to_python(kv.value) for kv in span.attributes}
+    assert attributes == {
+        "note": "mail [EMAIL] or [EMAIL]",
+        "http.response.status_code": 500,
+        "otelpriv.redacted.email": 2,
+        "otelpriv.redacted.rule": 1,
+        "otelpriv.redacted_keys": ["app.debug.dump", "note"],
+    }
+
+
+@pytest.mark.parametrize("service, expected", [("checkout-api", "[REDACTED]"), ("web", "sand")])
+def test_per_service_rules(key_ring: KeyRing, service: str, expected: str) -> None:
+    policy = parse_policy(
+        {"services": {"checkout-api": {"rules": [{"keys": ["app.color"], "action": "redact"}]}}}
+    )
+    request = _trace_request([])
+    request.resource_spans[0].resource.attributes[0].value.string_value = service
+    span = request.resource_spans[0].scope_spans[0].spans.add(name="x")
+    span.attributes.append(keyvalue("app.color", "sand"))
+    sanitize_request(request, Engine(policy, key_ring))
+    assert span.attributes[0].value.string_value == expected
+
+
+def test_engine_fault_redacts_whole_value(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    sanitizer = engine.for_service("shop")
+
+    def broken(value: Any, hits: list[str]) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(sanitizer._handlers, "app.note", broken)
+    request = _trace_request([])
+    span = request.resource_spans[0].scope_spans[0].spans.add(name="x")
+    span.attributes.append(keyvalue("app.note", "ana@example.com"))
+    outcome = sanitize_request(request, engine)
+    assert span.attributes[0].value.string_value == "[REDACTED]"
+    assert outcome.failed_values == 1
