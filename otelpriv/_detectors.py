@@ -25,8 +25,8 @@ class Detector:
     """One kind of sensitive value found in text.
 
     ``groups`` name the sensitive part of a match (the first that took part is replaced), while
-    the rest of the match (a label such as ``password=``) stays in place. ``quick`` lists
-    substrings of which one must be present for the pattern to be worth running.
+    the rest of the match (a label such as ``password=``) stays in place. ``trigger`` is a cheap
+    pattern that matches wherever ``pattern`` could: where it finds nothing, nothing is run.
     """
 
     id: str
@@ -35,7 +35,7 @@ class Detector:
     validate: Callable[[re.Match[str]], bool] | None = None
     mask: Callable[[str], str] | None = None
     groups: tuple[int | str, ...] = (0,)
-    quick: tuple[str, ...] = ()
+    trigger: str | None = None
 
 
 def luhn_valid(digits: str) -> bool:
@@ -167,7 +167,7 @@ DETECTORS: dict[str, Detector] = {
                 re.DOTALL,
             ),
             placeholder="[REDACTED]",
-            quick=("-----BEGIN",),
+            trigger=r"-----BEGIN",
         ),
         Detector(
             id="labelled_secret",
@@ -179,7 +179,7 @@ DETECTORS: dict[str, Detector] = {
             ),
             placeholder="[REDACTED]",
             groups=("dq", "sq", "bare"),
-            quick=(":", "="),
+            trigger=r"[:=]",
         ),
         Detector(
             id="redis_auth",
@@ -189,6 +189,7 @@ DETECTORS: dict[str, Detector] = {
             ),
             placeholder="[REDACTED]",
             groups=("auth", "pass"),
+            trigger=r"AUTH|(?i:requirepass|masterauth)",
         ),
         Detector(
             id="bearer",
@@ -198,6 +199,7 @@ DETECTORS: dict[str, Detector] = {
             ),
             placeholder="[REDACTED]",
             groups=("value",),
+            trigger=r"(?i:bearer|basic|digest|token|negotiate)\s",
         ),
         Detector(
             id="jwt",
@@ -205,7 +207,7 @@ DETECTORS: dict[str, Detector] = {
                 r"(?<![\w-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*(?![\w-])"
             ),
             placeholder="[REDACTED]",
-            quick=("eyJ",),
+            trigger=r"eyJ",
         ),
         Detector(
             id="api_key",
@@ -223,6 +225,7 @@ DETECTORS: dict[str, Detector] = {
                 r")(?![\w-])"
             ),
             placeholder="[REDACTED]",
+            trigger=r"[srp]k_|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|glpat-|npm_",
         ),
         Detector(
             id="email",
@@ -232,7 +235,7 @@ DETECTORS: dict[str, Detector] = {
                 r"(?:" + _DOMAIN + r"\.)+[A-Za-z]{2,63}(?![A-Za-z0-9-])"
             ),
             placeholder="[EMAIL]",
-            quick=("@", "%40", "%2540", "\uff20"),
+            trigger=r"[@\uff20]|%(?:25)?40",
         ),
         Detector(
             id="credit_card",
@@ -246,6 +249,7 @@ DETECTORS: dict[str, Detector] = {
             placeholder="[CREDIT_CARD]",
             validate=_card_valid,
             mask=_mask_card,
+            trigger=r"\d{4}[ -]?\d{4}",
         ),
         Detector(
             id="iban",
@@ -255,6 +259,7 @@ DETECTORS: dict[str, Detector] = {
             ),
             placeholder="[IBAN]",
             validate=_iban_valid,
+            trigger=r"[A-Z]{2}\d\d",
         ),
         Detector(
             id="us_ssn",
@@ -262,6 +267,7 @@ DETECTORS: dict[str, Detector] = {
                 r"(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])"
             ),
             placeholder="[SSN]",
+            trigger=r"\d{3}-\d\d-",
         ),
         Detector(
             id="ipv6",
@@ -273,14 +279,14 @@ DETECTORS: dict[str, Detector] = {
             placeholder="[IP]",
             validate=_ipv6_valid,
             mask=mask_ipv6,
-            quick=(":",),
+            trigger=r":[0-9A-Fa-f]{0,4}:",
         ),
         Detector(
             id="ipv4",
             pattern=re.compile(r"(?<![\w.])" + _OCTET + r"(?:\." + _OCTET + r"){3}(?![\w]|\.\d)"),
             placeholder="[IP]",
             mask=mask_ipv4,
-            quick=(".",),
+            trigger=r"\d\.\d{1,3}\.",
         ),
     )
 }

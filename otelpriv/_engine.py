@@ -17,6 +17,7 @@ import fnmatch
 import ipaddress
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from otelpriv._actions import Action, DropValue
@@ -124,7 +125,14 @@ class Sanitizer:
             skip=frozenset({"ipv4", "ipv6"}),
         )
         self._handlers: dict[str, Handler] = {}
-        self._text_cache: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+        urls = self.text_rules.urls
+        self.text = _memo(self._text)
+        self.url = _memo(self.text_rules.url)
+        self._query = _memo(urls.params)
+        self._fragment = _memo(urls.fragment)
+        self._version_text = _memo(self._versions.scrub)
+        self._cookie = _memo(partial(scrub_cookie, placeholder=self.placeholder))
+        self._set_cookie = _memo(partial(scrub_set_cookie, placeholder=self.placeholder))
         self._rules = [
             (re.compile("|".join(fnmatch.translate(glob) for glob in rule.keys)), rule.action)
             for rule in policy.rules
@@ -225,7 +233,7 @@ class Sanitizer:
             redact = self._redactor(rule)
             return hash_
         if action is Action.MASK and rule == "ip":
-            return self._each(self._mask_ip)
+            return self._each(_memo(self._mask_ip))
         return self._redactor(rule)
 
     def _redactor(self, rule: str) -> Handler:
@@ -294,52 +302,11 @@ class Sanitizer:
     def placeholder_for(self, detector: str) -> str:
         return "[CREDIT_CARD]" if detector == "credit_card" else self.placeholder
 
-    def text(self, text: str, hits: list[str]) -> str:
-        """Free text; URL-shaped values get the URL rules. Results are cached."""
-        cached = self._text_cache.get(text)
-        if cached is not None:
-            out, found = cached
-            if out is None:
-                return text
-            hits.extend(found)
-            return out
-        local: list[str] = []
+    def _text(self, text: str, hits: list[str]) -> str:
+        """Free text; URL-shaped values get the URL rules."""
         if _URL_VALUE.match(text):
-            out = self.text_rules.url(text, local)
-        else:
-            out = self.text_rules.scrub(text, local)
-        if len(text) <= _CACHE_MAX_LENGTH:
-            if len(self._text_cache) >= _CACHE_LIMIT:
-                self._text_cache.clear()
-            self._text_cache[text] = (None if out == text else out, tuple(local))
-        if out == text:
-            return text
-        hits.extend(local)
-        return out
-
-    def url(self, value: str, hits: list[str]) -> str:
-        out = self.text_rules.url(value, hits)
-        return value if out == value else out
-
-    def _query(self, value: str, hits: list[str]) -> str:
-        out = self.text_rules.urls.params(value, hits)
-        return value if out == value else out
-
-    def _fragment(self, value: str, hits: list[str]) -> str:
-        out = self.text_rules.urls.fragment(value, hits)
-        return value if out == value else out
-
-    def _version_text(self, value: str, hits: list[str]) -> str:
-        out = self._versions.scrub(value, hits)
-        return value if out == value else out
-
-    def _cookie(self, value: str, hits: list[str]) -> str:
-        out = scrub_cookie(value, self.placeholder, hits)
-        return value if out == value else out
-
-    def _set_cookie(self, value: str, hits: list[str]) -> str:
-        out = scrub_set_cookie(value, self.placeholder, hits)
-        return value if out == value else out
+            return self.text_rules.url(text, hits)
+        return self.text_rules.scrub(text, hits)
 
     def _mask_ip(self, value: str, hits: list[str]) -> str:
         text = value.strip()
@@ -356,6 +323,37 @@ class Sanitizer:
     def value(self, key: str, value: Any, hits: list[str]) -> Any:
         """Sanitize one attribute value; raises DropValue when the attribute must go."""
         return self.handler(key)(value, hits)
+
+
+def _memo(scrub: Callable[[str, list[str]], str]) -> Callable[[str, list[str]], str]:
+    """Cache a string rule: the same value always gives the same result and the same hits.
+
+    The cache is cleared when full rather than evicted entry by entry: bounded, and cheaper on
+    the hot path than an LRU. Long values are not cached; they rarely repeat.
+    """
+    cache: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+
+    def cached(value: str, hits: list[str]) -> str:
+        found = cache.get(value)
+        if found is not None:
+            out, rules = found
+            if out is None:
+                return value
+            hits.extend(rules)
+            return out
+        local: list[str] = []
+        out = scrub(value, local)
+        changed = out != value
+        if len(value) <= _CACHE_MAX_LENGTH:
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[value] = (out if changed else None, tuple(local))
+        if not changed:
+            return value
+        hits.extend(local)
+        return out
+
+    return cached
 
 
 def _keep(value: Any, hits: list[str]) -> Any:

@@ -18,7 +18,7 @@ def _redact_value(match: re.Match[str], placeholder: str) -> str:
     return match.string[match.start() : start] + placeholder + match.string[end - trailing : end]
 
 
-def scrub_cookie(value: str, placeholder: str, hits: list[str]) -> str:
+def scrub_cookie(value: str, hits: list[str], placeholder: str) -> str:
     """``Cookie: a=1; b=2`` keeps every name and loses every value."""
     count = 0
 
@@ -33,7 +33,7 @@ def scrub_cookie(value: str, placeholder: str, hits: list[str]) -> str:
     return result
 
 
-def scrub_set_cookie(value: str, placeholder: str, hits: list[str]) -> str:
+def scrub_set_cookie(value: str, hits: list[str], placeholder: str) -> str:
     """``Set-Cookie`` redacts the cookie's value and keeps ``Path``, ``Max-Age`` and the rest."""
     match = _PAIR.match(value, len(value) - len(value.lstrip()))
     if match is None:

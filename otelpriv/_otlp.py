@@ -32,6 +32,7 @@ __all__ = ["Outcome", "sanitize_logs", "sanitize_metrics", "sanitize_request", "
 _log = logging.getLogger("otelpriv")
 _AUDIT_PREFIX = "otelpriv.redacted."
 _AUDIT_KEYS = "otelpriv.redacted_keys"
+_CARD_FLOOR = 10**11
 
 
 @dataclass
@@ -76,25 +77,59 @@ class _Walk:
         self.outcome.rules.update(hits)
 
     def attributes(self, attributes: Any, hits: list[str]) -> None:
+        if self.by_key or self.changed_keys is not None:
+            self._tracked_attributes(attributes, hits)
+            return
         sanitizer = self.sanitizer
         handlers = sanitizer._handlers
         doomed: list[int] = []
         for index, kv in enumerate(attributes):
+            value = kv.value
+            text = value.string_value
+            try:
+                if text:
+                    handler = handlers.get(kv.key) or sanitizer.handler(kv.key)
+                    out = handler(text, hits)
+                    if out is not text:
+                        _assign(value, out)
+                elif not value.HasField("string_value"):
+                    self._other(sanitizer.handler(kv.key), value, hits)
+            except DropValue:
+                doomed.append(index)
+            except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
+                self._failed(value, error, hits)
+        for index in reversed(doomed):
+            del attributes[index]
+
+    def _other(self, handler: Any, value: AnyValue, hits: list[str]) -> None:
+        """Values that are not strings: small integers under no rule skip the conversion."""
+        if (
+            handler is self.sanitizer.auto
+            and value.WhichOneof("value") == "int_value"
+            and -_CARD_FLOOR < value.int_value < _CARD_FLOOR
+        ):
+            return
+        plain = _to_python(value)
+        out = handler(plain, hits)
+        if out is not plain:
+            _assign(value, out)
+
+    def _tracked_attributes(self, attributes: Any, hits: list[str]) -> None:
+        """The same walk, noting which keys changed (for --report and the audit key names)."""
+        sanitizer = self.sanitizer
+        doomed: list[int] = []
+        for index, kv in enumerate(attributes):
             key = kv.key
-            handler = handlers.get(key) or sanitizer.handler(key)
             value = kv.value
             before = len(hits)
             try:
                 if value.HasField("string_value"):
                     text = value.string_value
-                    out = handler(text, hits)
+                    out = sanitizer.handler(key)(text, hits)
                     if out is not text:
                         _assign(value, out)
                 else:
-                    plain = _to_python(value)
-                    out = handler(plain, hits)
-                    if out is not plain:
-                        _assign(value, out)
+                    self._other(sanitizer.handler(key), value, hits)
             except DropValue:
                 doomed.append(index)
             except Exception as error:  # noqa: BLE001 - fail closed on any engine fault

@@ -2,7 +2,8 @@
 
 Exception messages, stack traces, log bodies, SQL statements and span names are scanned by the
 same ordered passes. Each pass is one compiled pattern behind a cheap substring check, so a
-clean string costs a few C-level scans. The surrounding text — line breaks, quotes, labels —
+clean string costs one C-level scan: the passes' triggers, joined into one pattern, must find
+something before any pass runs. The surrounding text — line breaks, quotes, labels —
 is kept byte for byte, and the placeholders themselves never match, so a second run changes
 nothing.
 """
@@ -43,18 +44,15 @@ _COOKIE_IN_TEXT = re.compile(r"\b(?P<set>set-)?cookie:[ \t]*(?P<value>[^\r\n]*)"
 class _Pass:
     """One detector with the action the policy chose for it."""
 
-    __slots__ = ("detector", "replace", "quick", "search")
+    __slots__ = ("detector", "replace", "trigger")
 
     def __init__(self, detector: Detector, replace: Callable[[str], str]) -> None:
         self.detector = detector
         self.replace = replace
-        self.quick = detector.quick
-        self.search = detector.pattern.search
+        self.trigger = re.compile(detector.trigger or "").search
 
     def run(self, text: str, hits: list[str]) -> str:
-        if self.quick and not any(needle in text for needle in self.quick):
-            return text
-        if self.search(text) is None:
+        if self.trigger(text) is None:
             return text
         detector = self.detector
         out: list[str] = []
@@ -117,6 +115,12 @@ class TextRules:
             if detector is None or action is Action.KEEP:
                 continue
             self._passes.append(_Pass(detector, self._replacer(detector, action)))
+        triggers = [p.detector.trigger for p in self._passes]
+        self._gate = (
+            re.compile("|".join(f"(?:{trigger})" for trigger in triggers)).search
+            if all(triggers)
+            else None
+        )
 
     def _replacer(self, detector: Detector, action: Action) -> Callable[[str], str]:
         if action is Action.MASK and detector.mask is not None:
@@ -140,6 +144,8 @@ class TextRules:
 
     def scrub_plain(self, text: str, hits: list[str]) -> str:
         """The detector passes alone: used for the parts of a URL and of a header."""
+        if self._gate is not None and self._gate(text) is None:
+            return text
         for detector_pass in self._passes:
             text = detector_pass.run(text, hits)
         return text
@@ -157,9 +163,9 @@ class TextRules:
     def _cookie_line(self, match: re.Match[str], hits: list[str]) -> str:
         value = match.group("value")
         if match.group("set"):
-            cleaned = scrub_set_cookie(value, self.placeholder, hits)
+            cleaned = scrub_set_cookie(value, hits, self.placeholder)
         else:
-            cleaned = scrub_cookie(value, self.placeholder, hits)
+            cleaned = scrub_cookie(value, hits, self.placeholder)
         return match.group()[: match.start("value") - match.start()] + cleaned
 
 
