@@ -1,0 +1,127 @@
+"""Each built-in detector against a table of values it must find and look-alikes it must not.
+
+The negative tables are the false-positive traps of real telemetry: timestamps, order numbers,
+UUIDs, hex ids, version strings, prices, SKUs. Text is run through the default policy's
+free-text rules, so these tables also pin the placeholders and masks users see.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from otelpriv._engine import Engine
+
+FOUND = {
+    "email": [
+        ("mail ana.ruiz@example.com now", "mail [EMAIL] now"),
+        ("to=jun.park%40example.org", "to=[EMAIL]"),
+        ("to=jun.park%2540example.org", "to=[EMAIL]"),
+        ("ana\uff20example.com", "[EMAIL]"),
+        ("<li.wei+shop@mail.example.co.uk>", "<[EMAIL]>"),
+    ],
+    "credit_card": [
+        ("4111111111111111", "[CREDIT_CARD]"),
+        ("card 5185 4714 0748 2040 ok", "card [CREDIT_CARD] ok"),
+        ("4539-4158-8359-4709", "[CREDIT_CARD]"),
+        ("amex 3782 822463 10005", "amex [CREDIT_CARD]"),
+        ("378282246310005", "[CREDIT_CARD]"),
+        ("pan=5555555555554444;", "pan=[CREDIT_CARD];"),
+    ],
+    "ipv4": [
+        ("from 203.0.113.54:8443", "from 203.0.113.0:8443"),
+        ("198.51.100.23", "198.51.100.0"),
+        ("xff 203.0.113.45, 192.0.2.10", "xff 203.0.113.0, 192.0.2.0"),
+    ],
+    "ipv6": [
+        ("2001:db8:1234:5678:9abc:def0:1234:5678", "2001:db8:1234::"),
+        ("peer fe80::1ff:fe23:4567:890a joined", "peer fe80:: joined"),
+        ("[2001:db8:4a5b:9::17]:8080", "[2001:db8:4a5b::]:8080"),
+        ("::ffff:203.0.113.54", "::ffff:203.0.113.0"),
+    ],
+    "iban": [
+        ("IBAN DE89370400440532013000 paid", "IBAN [IBAN] paid"),
+        ("GB82 WEST 1234 5698 7654 32", "[IBAN]"),
+    ],
+    "us_ssn": [("ssn 123-45-6789 on file", "ssn [SSN] on file")],
+    "jwt": [
+        (
+            "t eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLXNpZw end",
+            "t [REDACTED] end",
+        )
+    ],
+    "bearer": [
+        ("Authorization: Bearer abcDEF123456789", "Authorization: Bearer [REDACTED]"),
+        ("basic c3lzb3BzOmx1bWVuLTQ0", "basic [REDACTED]"),
+    ],
+    "api_key": [
+        ("key sk_live_51Hx9TqQe2bVn4R7p", "key [REDACTED]"),
+        ("AKIAZQ3EXAMPLE7Q2LMN", "[REDACTED]"),
+        ("ghp_" + "a1B2" * 9, "[REDACTED]"),
+        ("xoxb-123456789012-abcdefABCDEF", "[REDACTED]"),
+    ],
+    "private_key": [
+        (
+            "k=-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY----- done",
+            "k=[REDACTED] done",
+        ),
+        ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg (truncated", "[REDACTED]"),
+    ],
+    "labelled_secret": [
+        ("password:Blue-Otter-42 failed", "password:[REDACTED] failed"),
+        ('{"password":"Gr33n-Tea!","remember":true}', '{"password":"[REDACTED]","remember":true}'),
+        ("db_password = 'x y z'", "db_password = '[REDACTED]'"),
+        ("(api_key=sk_x1)", "(api_key=[REDACTED])"),
+        ("client_secret: abc", "client_secret: [REDACTED]"),
+        ("csrftoken=Qm9n; theme=dark", "csrftoken=[REDACTED]; theme=dark"),
+    ],
+    "redis_auth": [
+        ("AUTH s3cr3t-pass", "AUTH [REDACTED]"),
+        ("AUTH app-user s3cr3t-pass", "AUTH [REDACTED]"),
+        ("CONFIG SET requirepass Tr1cky-Pa55!", "CONFIG SET requirepass [REDACTED]"),
+        ("config set masterauth hunter2", "config set masterauth [REDACTED]"),
+    ],
+    "cookie": [
+        ("Cookie: sid=abc123; theme=dark", "Cookie: sid=[REDACTED]; theme=[REDACTED]"),
+        ("set-cookie: sid=f00d; Path=/; HttpOnly", "set-cookie: sid=[REDACTED]; Path=/; HttpOnly"),
+    ],
+}
+
+KEPT = {
+    "timestamps": ["1741806762157", "2026-12-03T16:20:05.123456Z", "ts=1764000000000000000"],
+    "order numbers": ["ORD-5521", "order 100045872213 shipped", "invoice 2026-000187"],
+    "uuids": ["44533314-7893-4881-a7c1-0e5b9d2f6a18", "550e8400-e29b-41d4-a716-446655440000"],
+    "hex ids": ["7d3f0a91c4e25b68a1f9e03c2d4b7a56", "span 00f067aa0ba902b7"],
+    "versions": ["v8.5.5.17", "Chrome/126.0.6478.126", "grpc-python/1.85.3"],
+    "prices": ["19.99 EUR", "total=1234.56", "0.4716420022329848"],
+    "skus": ["SKU-7731-0042", "SKU-1180-0007"],
+    "card look-alikes": ["4539-6736-5882-7760", "3017728983724034", "1234567890123"],
+    "times and macs": ["10:30:45", "12:30", "00:1a:2b:3c:4d:5e"],
+    "placeholders": ["[EMAIL] [CREDIT_CARD] [REDACTED] [IBAN] [SSN]"],
+    "plain words": ["std::vector", "a token of thanks", "session expired", "code 137"],
+    "counters": ["input_tokens=1532", "retries: 3"],
+}
+
+
+def _scrub(engine: Engine, text: str) -> tuple[str, list[str]]:
+    hits: list[str] = []
+    return engine.for_service(None).text(text, hits), hits
+
+
+@pytest.mark.parametrize(
+    "detector, text, expected",
+    [(name, text, expected) for name, rows in FOUND.items() for text, expected in rows],
+    ids=[f"{name}-{index}" for name, rows in FOUND.items() for index in range(len(rows))],
+)
+def test_found(engine: Engine, detector: str, text: str, expected: str) -> None:
+    out, hits = _scrub(engine, text)
+    assert out == expected
+    assert detector in hits
+
+
+@pytest.mark.parametrize(
+    "text",
+    [text for rows in KEPT.values() for text in rows],
+    ids=[f"{name}-{index}" for name, rows in KEPT.items() for index in range(len(rows))],
+)
+def test_kept(engine: Engine, text: str) -> None:
+    assert _scrub(engine, text) == (text, [])
