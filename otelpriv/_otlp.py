@@ -4,6 +4,7 @@ This is the relay's and the CLI's hot path. It walks the request once, reads eac
 and hands string values straight to the handler the key resolves to; arrays and maps are
 converted to plain Python only when present. Nothing is copied unless it changes.
 
+Fields this OTLP version does not know cannot be sanitized, so they are discarded first.
 Fail-closed at two depths: a value whose handler fails is replaced by the placeholder, and an
 item (span, log record, data point) whose walk fails is removed from the request. Both are
 counted in the returned :class:`Outcome`; the log line says how many, never which values.
@@ -232,6 +233,7 @@ def sanitize_traces(
     request: ExportTraceServiceRequest, engine: Engine, *, by_key: bool = False
 ) -> Outcome:
     """Sanitize every span of a request in place."""
+    request.DiscardUnknownFields()
     outcome = Outcome()
     walk = _Walk(engine, outcome, by_key)
     for resource_spans in request.resource_spans:
@@ -277,6 +279,7 @@ def sanitize_logs(
     request: ExportLogsServiceRequest, engine: Engine, *, by_key: bool = False
 ) -> Outcome:
     """Sanitize every log record of a request in place."""
+    request.DiscardUnknownFields()
     outcome = Outcome()
     walk = _Walk(engine, outcome, by_key)
     for resource_logs in request.resource_logs:
@@ -315,6 +318,7 @@ def sanitize_metrics(
     request: ExportMetricsServiceRequest, engine: Engine, *, by_key: bool = False
 ) -> Outcome:
     """Sanitize the attributes of every data point and exemplar in place."""
+    request.DiscardUnknownFields()
     outcome = Outcome()
     walk = _Walk(engine, outcome, by_key)
     for resource_metrics in request.resource_metrics:

@@ -41,6 +41,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from otelpriv._errors import InputError
+
 __all__ = [
     "OtlpDecodeError",
     "Signal",
@@ -84,7 +86,7 @@ _SIGNAL_BY_KEY: dict[str, Signal] = {
 _CAMEL_KEYS = ", ".join(_top_level_keys(signal)[0] for signal in Signal)
 
 
-class OtlpDecodeError(ValueError):
+class OtlpDecodeError(InputError):
     """Input that is not a well-formed OTLP export request.
 
     ``line`` is the 1-based line of JSON-lines input, ``frame`` the 1-based frame of

@@ -27,7 +27,7 @@ from otelpriv._actions import Action
 from otelpriv._detectors import DETECTORS
 from otelpriv._errors import PolicyError
 
-__all__ = ["Policy", "load_policy", "merge_service"]
+__all__ = ["Policy", "load_policy", "merge_service", "parse_policy"]
 
 MAX_PATTERN_LENGTH = 2000
 TEXT_DETECTORS = (*DETECTORS, "url", "cookie")

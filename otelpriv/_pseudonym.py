@@ -34,6 +34,7 @@ __all__ = [
     "generate_key_file",
     "load_key_file",
     "normalize_identity",
+    "pseudonym_for",
 ]
 
 PSEUDONYM = re.compile(r"psn:[0-9a-f]{8}:[a-z2-7]{26}")

@@ -153,3 +153,15 @@ def test_engine_fault_redacts_whole_value(engine: Engine, monkeypatch: pytest.Mo
     outcome = sanitize_request(request, engine)
     assert span.attributes[0].value.string_value == "[REDACTED]"
     assert outcome.failed_values == 1
+
+
+def test_unknown_fields_are_discarded(engine: Engine) -> None:
+    request = _trace_request([])
+    span = request.resource_spans[0].scope_spans[0].spans.add(name="x")
+    span.attributes.append(keyvalue("app.note", "ok"))
+    unknown_field_99 = b"\x9a\x06\x0fana@example.com"
+    payload = request.SerializeToString() + unknown_field_99
+    parsed = ExportTraceServiceRequest.FromString(payload)
+    assert b"ana@example.com" in parsed.SerializeToString()
+    sanitize_request(parsed, engine)
+    assert b"ana@example.com" not in parsed.SerializeToString()

@@ -1,0 +1,39 @@
+# One command each: `make demo` sets up and runs otelpriv on the sample shop telemetry,
+# `make test` sets up and runs the tests. Both create .venv on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := .demo
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: setup
+	mkdir -p $(DEMO)
+	test -f $(DEMO)/demo.key || $(BIN)/otelpriv keygen $(DEMO)/demo.key
+	for signal in traces logs metrics; do \
+		$(BIN)/otelpriv sanitize --key-file $(DEMO)/demo.key \
+			-o $(DEMO)/shop-$$signal.jsonl examples/shop-$$signal.jsonl || exit 1; \
+	done
+	$(BIN)/python examples/compare.py examples $(DEMO)
+	$(BIN)/otelpriv sanitize --report --key-file $(DEMO)/demo.key examples/shop-traces.jsonl
+
+test: setup
+	$(BIN)/python -m pytest tests
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: setup
+	$(BIN)/python benchmarks/sanitize_bench.py
+
+clean:
+	rm -rf $(VENV) $(DEMO)
