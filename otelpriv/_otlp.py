@@ -82,14 +82,14 @@ class _Walk:
             self._tracked_attributes(attributes, hits)
             return
         sanitizer = self.sanitizer
-        handlers = sanitizer._handlers
+        handlers = sanitizer.string_handlers
         doomed: list[int] = []
         for index, kv in enumerate(attributes):
             value = kv.value
             text = value.string_value
             try:
                 if text:
-                    handler = handlers.get(kv.key) or sanitizer.handler(kv.key)
+                    handler = handlers.get(kv.key) or sanitizer.string_handler(kv.key)
                     out = handler(text, hits)
                     if out is not text:
                         _assign(value, out)
