@@ -37,6 +37,7 @@ _ORDER = (
     "ipv4",
 )
 
+_LABELLED = frozenset({"labelled_secret", "redis_auth"})
 _URL_IN_TEXT = re.compile(r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s\"'<>`]+")
 _COOKIE_IN_TEXT = re.compile(r"\b(?P<set>set-)?cookie:[ \t]*(?P<value>[^\r\n]*)", re.IGNORECASE)
 
@@ -75,6 +76,31 @@ class _Pass:
         return "".join(out)
 
 
+class _Scanner:
+    """Ordered passes behind one gate: the passes' triggers joined into one pattern."""
+
+    __slots__ = ("gate", "passes")
+
+    def __init__(self, passes: list[_Pass]) -> None:
+        self.passes = passes
+        triggers = [p.detector.trigger for p in passes]
+        joined = "|".join(f"(?:{trigger})" for trigger in triggers)
+        self.gate: Callable[[str], object] = (
+            re.compile(joined).search if all(triggers) and triggers else _always
+        )
+
+    def scan(self, text: str, hits: list[str]) -> str:
+        if self.gate(text) is None:
+            return text
+        for detector_pass in self.passes:
+            text = detector_pass.run(text, hits)
+        return text
+
+
+def _always(text: str) -> bool:
+    return True
+
+
 def _sensitive_span(match: re.Match[str], groups: tuple[int | str, ...]) -> tuple[int, int]:
     for group in groups:
         start = match.start(group)
@@ -102,24 +128,22 @@ class TextRules:
         skip: frozenset[str] = frozenset(),
     ) -> None:
         self.placeholder = placeholder
-        self.urls = UrlRules(secret_params, placeholder, userinfo, self.scrub_plain)
         self._pseudonym = pseudonym
         detectors = {**DETECTORS, **{detector.id: detector for detector in extra}}
         order = [name for name in _ORDER if name not in skip] + [d.id for d in extra]
         self._url_on = actions.get("url", Action.REDACT) is not Action.KEEP and "url" in order
         self._cookie_on = actions.get("cookie", Action.REDACT) is not Action.KEEP
-        self._passes: list[_Pass] = []
+        passes: list[_Pass] = []
         for name in order:
             detector = detectors.get(name)
             action = actions.get(name, Action.REDACT)
             if detector is None or action is Action.KEEP:
                 continue
-            self._passes.append(_Pass(detector, self._replacer(detector, action)))
-        triggers = [p.detector.trigger for p in self._passes]
-        self._gate = (
-            re.compile("|".join(f"(?:{trigger})" for trigger in triggers)).search
-            if all(triggers)
-            else None
+            passes.append(_Pass(detector, self._replacer(detector, action)))
+        self._all = _Scanner(passes)
+        values = _Scanner([p for p in passes if p.detector.id not in _LABELLED])
+        self.urls = UrlRules(
+            secret_params, placeholder, userinfo, self._all.scan, values.scan, values.gate
         )
 
     def _replacer(self, detector: Detector, action: Action) -> Callable[[str], str]:
@@ -144,11 +168,7 @@ class TextRules:
 
     def scrub_plain(self, text: str, hits: list[str]) -> str:
         """The detector passes alone: used for the parts of a URL and of a header."""
-        if self._gate is not None and self._gate(text) is None:
-            return text
-        for detector_pass in self._passes:
-            text = detector_pass.run(text, hits)
-        return text
+        return self._all.scan(text, hits)
 
     def url(self, url: str, hits: list[str]) -> str:
         """A value known to be a URL; one that cannot be split falls back to text rules."""

@@ -20,6 +20,7 @@ Scrub = Callable[[str, list[str]], str]
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _PORT = re.compile(r"(?::\d*)?")
 _SEPARATOR = re.compile(r"[&;]")
+_NAMES = re.compile(r"(?:^|[&;])([^&;=]*)=")
 
 
 class UrlError(ValueError):
@@ -28,18 +29,26 @@ class UrlError(ValueError):
 
 def normalize_param(name: str) -> str:
     """Decode and case-fold a parameter name, ignoring ``-``, ``_`` and ``.`` in it."""
-    decoded = unquote_plus(name).casefold()
-    return decoded.replace("-", "").replace("_", "").replace(".", "").strip()
+    decoded = unquote_plus(name) if "%" in name or "+" in name else name
+    return decoded.casefold().replace("-", "").replace("_", "").replace(".", "").strip()
 
 
 @dataclass(frozen=True)
 class UrlRules:
-    """What a policy says about URLs; ``scrub`` handles every part that is not a secret."""
+    """What a policy says about URLs.
+
+    ``scrub`` runs the free-text detectors over the host, path, fragment and parameter values;
+    ``scrub_value`` runs them over parameter names and bare parameters, without the label
+    detectors (``name=value`` is this module's job). ``value_gate`` tells cheaply whether
+    ``scrub_value`` could find anything in a whole query.
+    """
 
     secret_params: frozenset[str]
     placeholder: str
     userinfo: str
     scrub: Scrub
+    scrub_value: Scrub
+    value_gate: Callable[[str], object]
 
     def url(self, url: str, hits: list[str]) -> str:
         """Sanitize an absolute URL or a reference (``/path?query#fragment``) in place."""
@@ -69,6 +78,14 @@ class UrlRules:
 
     def params(self, params: str, hits: list[str]) -> str:
         """Redact the values of sensitive parameters; scrub the other names and values."""
+        if (
+            ":" not in params
+            and self.value_gate(params) is None
+            and not any(
+                normalize_param(name) in self.secret_params for name in _NAMES.findall(params)
+            )
+        ):
+            return params
         out: list[str] = []
         start = 0
         for separator in _SEPARATOR.finditer(params + "&"):
@@ -89,13 +106,13 @@ class UrlRules:
     def _param(self, param: str, hits: list[str]) -> str:
         name, equals, value = param.partition("=")
         if not equals:
-            return self.scrub(param, hits)
+            return self.scrub_value(param, hits)
         if normalize_param(name) in self.secret_params:
             if value in ("", self.placeholder):
                 return param
             hits.append("url_param")
             return name + "=" + self.placeholder
-        return self.scrub(name, hits) + "=" + self.scrub(value, hits)
+        return self.scrub_value(name, hits) + "=" + self.scrub(value, hits)
 
     def _authority(self, authority: str, hits: list[str]) -> str:
         userinfo, at, hostport = authority.rpartition("@")

@@ -125,3 +125,21 @@ def test_found(engine: Engine, detector: str, text: str, expected: str) -> None:
 )
 def test_kept(engine: Engine, text: str) -> None:
     assert _scrub(engine, text) == (text, [])
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("https://x.example/s?q=password:hunter2", "https://x.example/s?q=password:[REDACTED]"),
+        ("https://x.example/s?debug&Token=abc", "https://x.example/s?debug&Token=[REDACTED]"),
+        ("https://x.example/s?to=ana%40example.com", "https://x.example/s?to=[EMAIL]"),
+        (
+            "https://x.example/a;jsessionid=ABC123?x=1",
+            "https://x.example/a;jsessionid=[REDACTED]?x=1",
+        ),
+        ("/search?q=shoes&page=2", "/search?q=shoes&page=2"),
+    ],
+    ids=["label-in-value", "mixed-case-name", "email-value", "matrix-param", "clean-reference"],
+)
+def test_url_parts(engine: Engine, url: str, expected: str) -> None:
+    assert engine.for_service(None).value("url.full", url, []) == expected
