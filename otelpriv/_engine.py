@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -38,6 +39,8 @@ _RESPONSE_HEADER = "http.response.header."
 _URL_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://\S")
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
 _CACHE_LIMIT = 32768
+_log = logging.getLogger("otelpriv")
+_failure_logged = False
 _CACHE_MAX_LENGTH = 2048
 
 
@@ -341,6 +344,54 @@ class Sanitizer:
         """Sanitize one attribute value; raises DropValue when the attribute must go."""
         return self.handler(key)(value, hits)
 
+    def attributes(self, attributes: Mapping[str, Any] | None, hits: list[str]) -> Any:
+        """A mapping of plain attribute values, fail-closed; the same object if nothing changed.
+
+        Dropped attributes are left out; a value whose rule fails becomes the placeholder.
+        """
+        if not attributes:
+            return attributes
+        out: dict[str, Any] = {}
+        changed = False
+        for key, value in attributes.items():
+            try:
+                cleaned = self.handler(key)(value, hits)
+            except DropValue:
+                changed = True
+                continue
+            except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
+                cleaned = self._failed(error, hits)
+            changed = changed or cleaned is not value
+            out[key] = cleaned
+        return out if changed else attributes
+
+    def safe_text(self, text: str | None, hits: list[str]) -> str | None:
+        """Free text such as a span name or status description, fail-closed."""
+        if not text:
+            return text
+        try:
+            return self.text(text, hits)
+        except DropValue:
+            hits.append("drop")
+            return self.placeholder
+        except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
+            return self._failed(error, hits)
+
+    def safe_body(self, body: Any, hits: list[str]) -> Any:
+        """A log body (string, map, array, scalar), fail-closed."""
+        try:
+            return self.auto(body, hits)
+        except DropValue:
+            hits.append("drop")
+            return self.placeholder
+        except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
+            return self._failed(error, hits)
+
+    def _failed(self, error: Exception, hits: list[str]) -> str:
+        hits.append("error")
+        _log_failure(error)
+        return self.placeholder
+
 
 def _memo(scrub: Callable[[str, list[str]], str]) -> Callable[[str, list[str]], str]:
     """Cache a string rule: the same value always gives the same result and the same hits.
@@ -371,6 +422,18 @@ def _memo(scrub: Callable[[str, list[str]], str]) -> Callable[[str, list[str]], 
         return out
 
     return cached
+
+
+def _log_failure(error: Exception) -> None:
+    """Log an engine fault once per process: the type only, never the value."""
+    global _failure_logged
+    if not _failure_logged:
+        _failure_logged = True
+        _log.error(
+            "a value could not be sanitized and was redacted whole (%s); further faults are "
+            "counted as rule 'error' but not logged",
+            type(error).__name__,
+        )
 
 
 def _keep(value: Any, hits: list[str]) -> Any:
