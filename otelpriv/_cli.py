@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections import Counter
 from typing import BinaryIO
@@ -21,6 +22,8 @@ from otelpriv._otlp_io import (
     read_proto_stream,
 )
 from otelpriv._pseudonym import generate_key_file
+from otelpriv._relay_config import load_relay_config
+from otelpriv._workers import run_workers
 
 __all__ = ["main"]
 
@@ -169,6 +172,95 @@ def _print_report(by_key: Counter[tuple[str, str]], totals: Counter[str], reques
     outside = totals - Counter(rule for rule, _ in by_key.elements())
     for rule, count in sorted(outside.items()):
         click.echo(f"  {count:6d}  {rule:<{width}}  (names, bodies and messages)")
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="YAML relay configuration (see README); flags override it.",
+)
+@click.option("--grpc-endpoint", help="OTLP/gRPC listen address [default: 127.0.0.1:4317].")
+@click.option("--http-endpoint", help="OTLP/HTTP listen address [default: 127.0.0.1:4318].")
+@click.option(
+    "--upstream",
+    help="grpc://host:port, grpcs://…, http(s)://host:port, file:PATH or stdout [default: stdout].",
+)
+@click.option(
+    "--policy",
+    type=click.Path(dir_okay=False),
+    envvar=OTELPRIV_POLICY,
+    help=f"YAML policy file [env: {OTELPRIV_POLICY}; default: built-in policy].",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False),
+    envvar=OTELPRIV_KEY_FILE,
+    help=f"Pseudonym key file from `otelpriv keygen` [env: {OTELPRIV_KEY_FILE}].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes sharing the listening ports (SO_REUSEPORT), one per core.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="Relay log level (stderr).",
+)
+def relay(
+    config_file: str | None,
+    grpc_endpoint: str | None,
+    http_endpoint: str | None,
+    upstream: str | None,
+    policy: str | None,
+    key_file: str | None,
+    workers: int,
+    log_level: str,
+) -> None:
+    """Receive OTLP, sanitize it, and export it upstream.
+
+    Point any OpenTelemetry SDK or Collector at the relay (OTLP/gRPC on 4317, OTLP/HTTP on
+    4318). Clients are answered only after the upstream accepted the data. With no upstream,
+    sanitized OTLP/JSON lines go to stdout. Stops gracefully on SIGTERM or Ctrl-C, draining
+    requests in flight.
+
+    \b
+    Example:
+      otelpriv keygen otelpriv.key
+      otelpriv relay --key-file otelpriv.key --upstream grpc://collector:4317
+    """
+    logging.basicConfig(
+        level=log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_relay_config(
+            config_file,
+            {
+                "grpc.endpoint": grpc_endpoint,
+                "http.endpoint": http_endpoint,
+                "upstream.endpoint": upstream,
+                "policy": policy,
+                "key_file": key_file,
+            },
+        )
+        engine = engine_from_files(config.policy, config.key_file)
+    except OtelprivError as error:
+        raise _Failure(str(error)) from None
+    if workers > 1 and (_port(config.grpc.endpoint) == 0 or _port(config.http.endpoint) == 0):
+        raise click.UsageError("--workers needs fixed ports: port 0 would differ per worker")
+    run_workers(config, engine, workers)
+
+
+def _port(endpoint: str) -> int:
+    return int(endpoint.rsplit(":", 1)[1])
 
 
 @main.command()

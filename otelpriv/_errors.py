@@ -5,7 +5,8 @@ can catch one name. Lower-layer errors (YAML, pydantic, protobuf, OS) are transl
 cross into otelpriv, with a message that says what to fix::
 
     OtelprivError
-    ├── PolicyError      the policy file or object is invalid (names file, field, value)
+    ├── ConfigError      a configuration cannot be used (names file, field, value)
+    │   └── PolicyError  the policy file or object is invalid
     ├── KeyFileError     the pseudonym key file is missing, unreadable or malformed
     └── InputError       telemetry input could not be decoded (names the line or frame)
 
@@ -14,14 +15,18 @@ Messages never contain telemetry values or key material: they may end up in logs
 
 from __future__ import annotations
 
-__all__ = ["InputError", "KeyFileError", "OtelprivError", "PolicyError"]
+__all__ = ["ConfigError", "InputError", "KeyFileError", "OtelprivError", "PolicyError"]
 
 
 class OtelprivError(Exception):
     """Base class of every error otelpriv raises on purpose."""
 
 
-class PolicyError(OtelprivError):
+class ConfigError(OtelprivError):
+    """A configuration cannot be used; the message names the source, the field and the fix."""
+
+
+class PolicyError(ConfigError):
     """The policy cannot be loaded; the message names the source, the field and the fix."""
 
 
