@@ -53,7 +53,7 @@ class Outcome:
 class _Walk:
     """One pass over one request, with its sanitizer switching per resource."""
 
-    __slots__ = ("audit", "by_key", "changed_keys", "engine", "outcome", "sanitizer")
+    __slots__ = ("audit", "by_key", "changed_keys", "engine", "hits", "outcome", "sanitizer")
 
     def __init__(self, engine: Engine, outcome: Outcome, by_key: bool) -> None:
         self.engine = engine
@@ -62,6 +62,7 @@ class _Walk:
         self.sanitizer: Sanitizer = engine.for_service(None)
         self.audit = False
         self.changed_keys: list[str] | None = None
+        self.hits: list[str] = []
 
     def resource(self, resource: Any) -> None:
         service = None
@@ -73,9 +74,7 @@ class _Walk:
         audit = self.sanitizer.policy.audit
         self.audit = audit.counts
         self.changed_keys = [] if audit.counts and audit.key_names else None
-        hits: list[str] = []
-        self.attributes(resource.attributes, hits)
-        self.outcome.rules.update(hits)
+        self.attributes(resource.attributes, self.hits)
 
     def attributes(self, attributes: Any, hits: list[str]) -> None:
         if self.by_key or self.changed_keys is not None:
@@ -92,7 +91,10 @@ class _Walk:
                     handler = handlers.get(kv.key) or sanitizer.string_handler(kv.key)
                     out = handler(text, hits)
                     if out is not text:
-                        _assign(value, out)
+                        if type(out) is str:
+                            value.string_value = out
+                        else:
+                            _assign(value, out)
                 elif not value.HasField("string_value"):
                     self._other(sanitizer.handler(kv.key), value, hits)
             except DropValue:
@@ -103,13 +105,14 @@ class _Walk:
             del attributes[index]
 
     def _other(self, handler: Any, value: AnyValue, hits: list[str]) -> None:
-        """Values that are not strings: small integers under no rule skip the conversion."""
-        if (
-            handler is self.sanitizer.auto
-            and value.WhichOneof("value") == "int_value"
-            and -_CARD_FLOOR < value.int_value < _CARD_FLOOR
-        ):
-            return
+        """Values that are not strings: numbers under no rule skip the conversion."""
+        if handler is self.sanitizer.auto:
+            kind = value.WhichOneof("value")
+            if kind == "int_value":
+                if -_CARD_FLOOR < value.int_value < _CARD_FLOOR:
+                    return
+            elif kind == "double_value" or kind == "bool_value":
+                return
         plain = _to_python(value)
         out = handler(plain, hits)
         if out is not plain:
@@ -156,13 +159,15 @@ class _Walk:
     def text(self, text: str, hits: list[str]) -> str:
         return self.sanitizer.text(text, hits) if text else text
 
+    def item_hits(self) -> list[str]:
+        """Where an item's hits go: the request's list, or the item's own when auditing."""
+        return [] if self.audit else self.hits
+
     def finish_item(self, attributes: Any, hits: list[str]) -> None:
         """Account for one item's changes and, if the policy asks, write the audit counts."""
-        if not hits:
+        if not self.audit or not hits:
             return
-        self.outcome.rules.update(hits)
-        if not self.audit:
-            return
+        self.hits.extend(hits)
         for rule, count in sorted(Counter(hits).items()):
             attributes.add(key=_AUDIT_PREFIX + rule).value.int_value = count
         if self.changed_keys:
@@ -239,9 +244,7 @@ def sanitize_traces(
     for resource_spans in request.resource_spans:
         walk.resource(resource_spans.resource)
         for scope_spans in resource_spans.scope_spans:
-            scope_hits: list[str] = []
-            walk.attributes(scope_spans.scope.attributes, scope_hits)
-            outcome.rules.update(scope_hits)
+            walk.attributes(scope_spans.scope.attributes, walk.hits)
             failed = []
             for index, span in enumerate(scope_spans.spans):
                 try:
@@ -250,11 +253,12 @@ def sanitize_traces(
                     _item_failed(outcome, error, "span")
                     failed.append(index)
             _drop_failed(scope_spans.spans, failed)
+    outcome.rules.update(walk.hits)
     return outcome
 
 
 def _span(walk: _Walk, span: Any) -> None:
-    hits: list[str] = []
+    hits = walk.item_hits()
     name = span.name
     cleaned = walk.text(name, hits)
     if cleaned is not name:
@@ -285,13 +289,11 @@ def sanitize_logs(
     for resource_logs in request.resource_logs:
         walk.resource(resource_logs.resource)
         for scope_logs in resource_logs.scope_logs:
-            scope_hits: list[str] = []
-            walk.attributes(scope_logs.scope.attributes, scope_hits)
-            outcome.rules.update(scope_hits)
+            walk.attributes(scope_logs.scope.attributes, walk.hits)
             failed = []
             for index, record in enumerate(scope_logs.log_records):
                 try:
-                    hits: list[str] = []
+                    hits = walk.item_hits()
                     if record.HasField("body"):
                         walk.any_value(record.body, hits)
                     walk.attributes(record.attributes, hits)
@@ -304,6 +306,7 @@ def sanitize_logs(
                     _item_failed(outcome, error, "log record")
                     failed.append(index)
             _drop_failed(scope_logs.log_records, failed)
+    outcome.rules.update(walk.hits)
     return outcome
 
 
@@ -324,15 +327,13 @@ def sanitize_metrics(
     for resource_metrics in request.resource_metrics:
         walk.resource(resource_metrics.resource)
         for scope_metrics in resource_metrics.scope_metrics:
-            scope_hits: list[str] = []
-            walk.attributes(scope_metrics.scope.attributes, scope_hits)
-            outcome.rules.update(scope_hits)
+            walk.attributes(scope_metrics.scope.attributes, walk.hits)
             for metric in scope_metrics.metrics:
                 points = _data_points(metric)
                 failed = []
                 for index, point in enumerate(points):
                     try:
-                        hits: list[str] = []
+                        hits = walk.item_hits()
                         walk.attributes(point.attributes, hits)
                         for exemplar in getattr(point, "exemplars", ()):
                             walk.attributes(exemplar.filtered_attributes, hits)
@@ -341,6 +342,7 @@ def sanitize_metrics(
                         _item_failed(outcome, error, "data point")
                         failed.append(index)
                 _drop_failed(points, failed)
+    outcome.rules.update(walk.hits)
     return outcome
 
 
