@@ -36,6 +36,7 @@ class Detector:
     mask: Callable[[str], str] | None = None
     groups: tuple[int | str, ...] = (0,)
     trigger: str | None = None
+    wrap: Callable[[re.Match[str], int | str, str], str] | None = None
 
 
 def luhn_valid(digits: str) -> bool:
@@ -83,21 +84,24 @@ def _has_issuer(digits: str) -> bool:
 
 
 def _card_valid(match: re.Match[str]) -> bool:
-    digits = re.sub(r"\D", "", match.group(0))
+    """Luhn always; an issuer prefix too unless grouped with the gaps cards are printed with."""
+    text = match.group(0)
+    digits = re.sub(r"%20|\D", "", text)
     if not 13 <= len(digits) <= 19 or not luhn_valid(digits):
         return False
-    grouped = len(digits) != len(match.group(0))
-    return grouped or _has_issuer(digits)
+    printed = len(digits) != len(text) and not any(char in "._/" for char in text)
+    return printed or _has_issuer(digits)
 
 
 def card_number(value: int) -> bool:
     """Whether an integer attribute is a payment card number (issuer prefix and Luhn)."""
-    digits = str(value)
+    digits = str(abs(value))
     return 13 <= len(digits) <= 19 and luhn_valid(digits) and _has_issuer(digits)
 
 
 def _mask_card(text: str) -> str:
     """Keep the last four digits and the grouping, star the rest."""
+    text = text.replace("%20", " ")
     seen = sum(char.isdigit() for char in text)
     out = []
     for char in text:
@@ -123,13 +127,21 @@ def mask_ipv4(text: str) -> str:
     return text[: text.rindex(".")] + ".0"
 
 
+_SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
+
+
 def mask_ipv6(text: str) -> str:
-    """Keep the /48 network; an IPv4-mapped address follows the IPv4 rule."""
+    """Keep the /48 network; an IPv4-mapped address follows the IPv4 rule.
+
+    6to4 addresses carry the client's IPv4 address in bits 16-48, so they keep /40: the
+    embedded address's /24, as the IPv4 rule would.
+    """
     address = ipaddress.IPv6Address(text)
     mapped = address.ipv4_mapped
     if mapped is not None:
-        return text[: text.rindex(":") + 1] + mask_ipv4(str(mapped))
-    network = ipaddress.IPv6Network((address, 48), strict=False)
+        return "::ffff:" + mask_ipv4(str(mapped))
+    prefix = 40 if address in _SIX_TO_FOUR else 48
+    network = ipaddress.IPv6Network((address, prefix), strict=False)
     return str(network.network_address)
 
 
@@ -144,17 +156,53 @@ def _ipv6_valid(match: re.Match[str]) -> bool:
     return True
 
 
-_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_DOMAIN = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_OCTET = r"(?:25[0-5]|2[0-4]\d|[01]?\d?\d)"
+_EMAIL_AT = r"(?:@|%40|%2540|\uff20|\ufe6b|&\#0*64;|\\u0040|\\x40)"
+_CARD_GAP = r"(?:%20|\+|[ \t\u00a0\u2007\u2009\u200b\u202f]{1,2}|[\u2010-\u2014-]|[._/])"
+_ASSET_SUFFIXES = frozenset(
+    {"png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "ico", "bmp", "tif", "tiff"}
+)
+_NOT_PEOPLE = frozenset({"git"})
 
 _SECRET_NAMES = (
-    r"passw(?:or)?d|pwd|passphrase|secret|client[_-]?secret|api[_-]?key|apikey|"
-    r"access[_-]?key|secret[_-]?key|private[_-]?key|"
-    r"(?:access|refresh|id|auth|session|csrf|bearer)?[_-]?token|"
-    r"sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|"
-    r"x-goog-signature|x-goog-credential|awsaccesskeyid|"
-    r"session[_-]?id|sessid|jsessionid|phpsessid"
+    r"passw(?:or)?d|pwd|passphrase|passcode|secret|api[_-]?key|apikey|access[_-]?key|"
+    r"secret[_-]?key|private[_-]?key|account[_-]?key|shared[_-]?access[_-]?key|token|"
+    r"sig|signature|x-amz-credential|awsaccesskeyid|x-goog-credential|"
+    r"session[_-]?id|sessid|jsessionid|phpsessid|cvv2?|cvc2?|pin|"
+    r"card[_-]?holder|name[_-]?on[_-]?card|holder[_-]?name"
 )
+_LABEL_SEPARATOR = r"\s*(?:=>|[:=])\s*"
+
+
+def _credential_like(match: re.Match[str]) -> bool:
+    """A word after ``Bearer``/``Basic`` is a credential, not prose, when it looks random."""
+    value = match.group("value")
+    has_digit = any(char.isdigit() for char in value)
+    mixed_case = not value.islower() and not value.isupper()
+    return has_digit or (mixed_case and len(value) >= 12) or any(c in value for c in "+/=")
+
+
+def _email_valid(match: re.Match[str]) -> bool:
+    """Not an image name (``logo@2x.png``) and not a generic SSH user (``git@host``)."""
+    domain = match.group("domain").lower()
+    if domain.rsplit(".", 1)[-1] in _ASSET_SUFFIXES:
+        return False
+    if re.match(r"\d+(?:\.\d+)?x\.", domain):
+        return False
+    return match.group("local").lower() not in _NOT_PEOPLE
+
+
+def _mask_ipv4_host(text: str) -> str:
+    """``ip-203-0-113-24`` style host names: the last octet goes."""
+    return text[: text.rindex("-")] + "-0"
+
+
+def _json_quoted(match: re.Match[str], group: str | int, replacement: str) -> str:
+    """A bare value under a quoted JSON label is replaced by a quoted placeholder."""
+    if group == "bare" and match.group("q").endswith('"'):
+        return '"' + replacement + '"'
+    return replacement
+
 
 DETECTORS: dict[str, Detector] = {
     detector.id: detector
@@ -162,8 +210,8 @@ DETECTORS: dict[str, Detector] = {
         Detector(
             id="private_key",
             pattern=re.compile(
-                r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"
-                r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|.*\Z)",
+                r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+                r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
                 re.DOTALL,
             ),
             placeholder="[REDACTED]",
@@ -172,14 +220,46 @@ DETECTORS: dict[str, Detector] = {
         Detector(
             id="labelled_secret",
             pattern=re.compile(
-                r"(?<![\w.-])([\"']?)(?:[\w.-]*?[_.-])?(?:" + _SECRET_NAMES + r")\1"
-                r"\s*[:=]\s*"
-                r"(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<bare>[^\s&;,'\"()<>\[\]{}]+))",
+                r"(?<![\w.-])(?:"
+                r"(?P<aq>\\?[\"']?)(?:proxy-)?authorization(?P=aq)"
+                + _LABEL_SEPARATOR
+                + r"(?:\\?\"(?P<authq>[^\"\\\r\n]*)\\?\"|(?P<auth>[^\r\n\"',;\\]+))"
+                r"|<(?P<tag>[\w.-]*?(?:" + _SECRET_NAMES + r"))>(?P<xml>[^<]{1,256})</(?P=tag)>"
+                r"|(?P<q>\\?[\"']?)[\w.-]*?(?:"
+                + _SECRET_NAMES
+                + r")(?P=q)"
+                + _LABEL_SEPARATOR
+                + r"(?:\\\"(?P<edq>(?:[^\"\\]|\\[^\"])*)\\\""
+                r"|\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'"
+                r"|(?!(?:null|true|false)\b)(?P<bare>[^\s&;,'\"()<>\[\]{}\\]+))"
+                r")",
                 re.IGNORECASE,
             ),
             placeholder="[REDACTED]",
-            groups=("dq", "sq", "bare"),
-            trigger=r"[:=]",
+            groups=("authq", "auth", "xml", "edq", "dq", "sq", "bare"),
+            trigger=r"[:=>]",
+            wrap=_json_quoted,
+        ),
+        Detector(
+            id="sql_password",
+            pattern=re.compile(
+                r"\b(?:password|identified\s+by)\b(?:\s+for\s+\S+)?\s*=?\s*'(?P<value>[^']*)'",
+                re.IGNORECASE,
+            ),
+            placeholder="[REDACTED]",
+            groups=("value",),
+            trigger=r"(?i:password|identified)",
+        ),
+        Detector(
+            id="cli_secret",
+            pattern=re.compile(
+                r"(?<![\w-])--?(?:password|passwd|pass|token|secret|api-?key|client-secret)"
+                r"(?:=|\s+)(?P<value>[^\s\"'-][^\s\"']*)",
+                re.IGNORECASE,
+            ),
+            placeholder="[REDACTED]",
+            groups=("value",),
+            trigger=r"(?i:-(?:pass|token|secret|api|client))",
         ),
         Detector(
             id="redis_auth",
@@ -194,17 +274,20 @@ DETECTORS: dict[str, Detector] = {
         Detector(
             id="bearer",
             pattern=re.compile(
-                r"\b(?:Bearer|Basic|Digest|Token|Negotiate)\s+(?P<value>[A-Za-z0-9._~+/=-]{8,})",
+                r"\b(?:Bearer|Basic|Digest|Token|Negotiate)(?:\s+|%20)"
+                r"(?P<value>[A-Za-z0-9._~+/=-]{8,})",
                 re.IGNORECASE,
             ),
             placeholder="[REDACTED]",
             groups=("value",),
-            trigger=r"(?i:bearer|basic|digest|token|negotiate)\s",
+            validate=_credential_like,
+            trigger=r"(?i:bearer|basic|digest|token|negotiate)(?:\s|%20)",
         ),
         Detector(
             id="jwt",
             pattern=re.compile(
-                r"(?<![\w-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*(?![\w-])"
+                r"(?:(?<![\w-])|(?<=%20))"
+                r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*(?![\w-])"
             ),
             placeholder="[REDACTED]",
             trigger=r"eyJ",
@@ -222,34 +305,42 @@ DETECTORS: dict[str, Detector] = {
                 r"|glpat-[A-Za-z0-9_-]{20,}"
                 r"|sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}"
                 r"|npm_[A-Za-z0-9]{36}"
+                r"|T[A-Z0-9]{8,}/B[A-Z0-9]{8,}/[A-Za-z0-9]{20,}"
+                r"|bot\d{6,12}:[A-Za-z0-9_-]{30,}"
                 r")(?![\w-])"
             ),
             placeholder="[REDACTED]",
-            trigger=r"[srp]k_|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|glpat-|npm_",
+            trigger=(
+                r"[srp]k_|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|glpat-|npm_|/B[A-Z0-9]"
+                r"|bot\d"
+            ),
         ),
         Detector(
             id="email",
             pattern=re.compile(
-                r"(?<![\w.+-])[A-Za-z0-9](?:[A-Za-z0-9._+-]{0,63})"
-                r"(?:@|%40|%2540|\uff20)"
-                r"(?:" + _DOMAIN + r"\.)+[A-Za-z]{2,63}(?![A-Za-z0-9-])"
+                r"(?<![\w.+-])(?P<local>[\w!#$*+^`|~-][\w.!#$*+^`|~'-]{0,127})"
+                + _EMAIL_AT
+                + r"(?P<domain>(?:[^\W_](?:[\w-]{0,61}[^\W_])?(?:\.|%2[Ee]))+[^\W\d_]{2,63})"
+                r"(?![\w-])"
             ),
             placeholder="[EMAIL]",
-            trigger=r"[@\uff20]|%(?:25)?40",
+            validate=_email_valid,
+            trigger=r"[@\uff20\ufe6b]|%(?:25)?40|&\#0*64;|\\[ux]0{0,2}40",
         ),
         Detector(
             id="credit_card",
             pattern=re.compile(
-                r"(?<![A-Za-z0-9.])(?<!\d,)(?:"
-                r"\d{4}(?P<sep>[ -])\d{4}(?P=sep)\d{4}(?P=sep)\d{4}(?:(?P=sep)\d{3})?"
-                r"|\d{4}(?P<sep2>[ -])\d{6}(?P=sep2)\d{4,5}"
+                r"(?<![A-Za-z0-9.])(?<!(?<!\d)\d,)(?:"
+                r"\d{4}" + _CARD_GAP + r"\d{4}" + _CARD_GAP + r"\d{4}" + _CARD_GAP + r"\d{4}"
+                r"(?:" + _CARD_GAP + r"\d{3})?"
+                r"|\d{4}" + _CARD_GAP + r"\d{6}" + _CARD_GAP + r"\d{4,5}"
                 r"|\d{13,19}"
-                r")(?![A-Za-z0-9]|[.,-]\d)"
+                r")(?![A-Za-z0-9]|[.-]\d)"
             ),
             placeholder="[CREDIT_CARD]",
             validate=_card_valid,
             mask=_mask_card,
-            trigger=r"\d{4}[ -]?\d{4}",
+            trigger=r"\d{4}(?:%20|\+|[^\w\n]{0,2}|_)\d{4}",
         ),
         Detector(
             id="iban",
@@ -287,6 +378,15 @@ DETECTORS: dict[str, Detector] = {
             placeholder="[IP]",
             mask=mask_ipv4,
             trigger=r"\d\.\d{1,3}\.",
+        ),
+        Detector(
+            id="ipv4_host",
+            pattern=re.compile(
+                r"(?<=[A-Za-z]-)" + _OCTET + r"(?:-" + _OCTET + r"){3}(?=\.[A-Za-z]|[\s/:]|\Z)"
+            ),
+            placeholder="[IP]",
+            mask=_mask_ipv4_host,
+            trigger=r"[A-Za-z]-\d{1,3}-\d{1,3}-",
         ),
     )
 }

@@ -291,7 +291,7 @@ class Audit(_Section):
 
 def _default_detectors() -> dict[str, Action]:
     actions = dict.fromkeys(TEXT_DETECTORS, Action.REDACT)
-    actions["ipv4"] = actions["ipv6"] = Action.MASK
+    actions["ipv4"] = actions["ipv6"] = actions["ipv4_host"] = Action.MASK
     return actions
 
 
@@ -305,8 +305,8 @@ class Policy(_Section):
     detectors: dict[str, Action] = Field(
         default_factory=_default_detectors,
         description=(
-            "Action per free-text detector id; ids not named keep their default (ipv4 and ipv6 "
-            "mask, the rest redact). 'keep' turns a detector off."
+            "Action per free-text detector id; ids not named keep their default (ipv4, ipv6 and "
+            "ipv4_host mask, the rest redact). 'keep' turns a detector off."
         ),
     )
     user_ids: UserIds = Field(default_factory=UserIds)

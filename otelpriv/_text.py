@@ -25,6 +25,8 @@ _ORDER = (
     "url",
     "cookie",
     "labelled_secret",
+    "sql_password",
+    "cli_secret",
     "redis_auth",
     "bearer",
     "jwt",
@@ -35,11 +37,15 @@ _ORDER = (
     "us_ssn",
     "ipv6",
     "ipv4",
+    "ipv4_host",
 )
 
-_LABELLED = frozenset({"labelled_secret", "redis_auth"})
+_LABELLED = frozenset({"labelled_secret", "sql_password", "cli_secret", "redis_auth"})
 _URL_IN_TEXT = re.compile(r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s\"'<>`]+")
-_COOKIE_IN_TEXT = re.compile(r"\b(?P<set>set-)?cookie:[ \t]*(?P<value>[^\r\n]*)", re.IGNORECASE)
+_COOKIE_IN_TEXT = re.compile(
+    r"\b(?P<set>set-)?cookie(?P<q>\\?[\"']?)[ \t]*[:=][ \t]*(?P=q)(?P<value>[^\r\n\"'\\]*)",
+    re.IGNORECASE,
+)
 
 
 class _Pass:
@@ -61,11 +67,14 @@ class _Pass:
         for match in detector.pattern.finditer(text):
             if detector.validate is not None and not detector.validate(match):
                 continue
-            start, end = _sensitive_span(match, detector.groups)
+            group = _sensitive_group(match, detector.groups)
+            start, end = match.span(group)
             found = text[start:end]
             replacement = self.replace(found)
             if replacement == found:
                 continue
+            if detector.wrap is not None:
+                replacement = detector.wrap(match, group, replacement)
             out.append(text[last:start])
             out.append(replacement)
             last = end
@@ -101,12 +110,11 @@ def _always(text: str) -> bool:
     return True
 
 
-def _sensitive_span(match: re.Match[str], groups: tuple[int | str, ...]) -> tuple[int, int]:
+def _sensitive_group(match: re.Match[str], groups: tuple[int | str, ...]) -> int | str:
     for group in groups:
-        start = match.start(group)
-        if start >= 0:
-            return start, match.end(group)
-    return match.span()
+        if match.start(group) >= 0:
+            return group
+    return 0
 
 
 class TextRules:

@@ -18,6 +18,16 @@ FOUND = {
         ("to=jun.park%2540example.org", "to=[EMAIL]"),
         ("ana\uff20example.com", "[EMAIL]"),
         ("<li.wei+shop@mail.example.co.uk>", "<[EMAIL]>"),
+        ("m\u00fcller@example.de", "[EMAIL]"),
+        ("mia@m\u00fcnchen.de", "[EMAIL]"),
+        ("\u7528\u6237@\u4f8b\u5b50.\u5e7f\u544a", "[EMAIL]"),
+        ("mia.hoffmann&#64;example.com", "[EMAIL]"),
+        ("mia.hoffmann\\u0040example.com", "[EMAIL]"),
+        ("mia.hoffmann%40example%2Ecom", "[EMAIL]"),
+        ("mia\ufe6bexample.com", "[EMAIL]"),
+        ("_mia@example.com", "[EMAIL]"),
+        ("mail o'brien@example.ie", "mail [EMAIL]"),
+        ("VALUES ('omar@example.com', 1)", "VALUES ('[EMAIL]', 1)"),
     ],
     "credit_card": [
         ("4111111111111111", "[CREDIT_CARD]"),
@@ -26,17 +36,31 @@ FOUND = {
         ("amex 3782 822463 10005", "amex [CREDIT_CARD]"),
         ("378282246310005", "[CREDIT_CARD]"),
         ("pan=5555555555554444;", "pan=[CREDIT_CARD];"),
+        ("card_number=4111+1111+1111+1111&x=1", "card_number=[CREDIT_CARD]&x=1"),
+        ("card=4111%201111%201111%201111", "card=[CREDIT_CARD]"),
+        ("4111.1111.1111.1111", "[CREDIT_CARD]"),
+        ("4111\u00a01111\u00a01111\u00a01111", "[CREDIT_CARD]"),
+        ("4111  1111\t1111_1111", "[CREDIT_CARD]"),
+        ("4111\u20131111\u20131111\u20131111", "[CREDIT_CARD]"),
+        ("[4111111111111111,5555555555554444]", "[[CREDIT_CARD],[CREDIT_CARD]]"),
     ],
     "ipv4": [
         ("from 203.0.113.54:8443", "from 203.0.113.0:8443"),
         ("198.51.100.23", "198.51.100.0"),
         ("xff 203.0.113.45, 192.0.2.10", "xff 203.0.113.0, 192.0.2.0"),
+        ("203.000.113.024", "203.000.113.0"),
+    ],
+    "ipv4_host": [
+        ("cpe-203-0-113-24.res.example.net", "cpe-203-0-113-0.res.example.net"),
+        ("ip-10-0-1-23.ec2.internal", "ip-10-0-1-0.ec2.internal"),
     ],
     "ipv6": [
         ("2001:db8:1234:5678:9abc:def0:1234:5678", "2001:db8:1234::"),
         ("peer fe80::1ff:fe23:4567:890a joined", "peer fe80:: joined"),
         ("[2001:db8:4a5b:9::17]:8080", "[2001:db8:4a5b::]:8080"),
         ("::ffff:203.0.113.54", "::ffff:203.0.113.0"),
+        ("::ffff:cb00:7118", "::ffff:203.0.113.0"),
+        ("2002:cb00:7118::1", "2002:cb00:7100::"),
     ],
     "iban": [
         ("IBAN DE89370400440532013000 paid", "IBAN [IBAN] paid"),
@@ -50,7 +74,8 @@ FOUND = {
         )
     ],
     "bearer": [
-        ("Authorization: Bearer abcDEF123456789", "Authorization: Bearer [REDACTED]"),
+        ("sent Bearer abcDEF123456789 upstream", "sent Bearer [REDACTED] upstream"),
+        ("Bearer%20eyJhbGciOiJIUzI1NiJ9x", "Bearer%20[REDACTED]"),
         ("basic c3lzb3BzOmx1bWVuLTQ0", "basic [REDACTED]"),
     ],
     "api_key": [
@@ -58,6 +83,11 @@ FOUND = {
         ("AKIAZQ3EXAMPLE7Q2LMN", "[REDACTED]"),
         ("ghp_" + "a1B2" * 9, "[REDACTED]"),
         ("xoxb-123456789012-abcdefABCDEF", "[REDACTED]"),
+        (
+            "/services/T0123ABCD9/B0456EFGH8/abcdefghij0123456789xyz",
+            "/services/[REDACTED]",
+        ),
+        ("/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/send", "/[REDACTED]/send"),
     ],
     "private_key": [
         (
@@ -65,6 +95,10 @@ FOUND = {
             "k=[REDACTED] done",
         ),
         ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg (truncated", "[REDACTED]"),
+        (
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF\n-----END PGP PRIVATE KEY BLOCK-----",
+            "[REDACTED]",
+        ),
     ],
     "labelled_secret": [
         ("password:Blue-Otter-42 failed", "password:[REDACTED] failed"),
@@ -73,6 +107,35 @@ FOUND = {
         ("(api_key=sk_x1)", "(api_key=[REDACTED])"),
         ("client_secret: abc", "client_secret: [REDACTED]"),
         ("csrftoken=Qm9n; theme=dark", "csrftoken=[REDACTED]; theme=dark"),
+        (
+            '{"newPassword":"hunter2","dbPassword":"x1","apiSecret":"abc"}',
+            '{"newPassword":"[REDACTED]","dbPassword":"[REDACTED]","apiSecret":"[REDACTED]"}',
+        ),
+        ('{\\"password\\":\\"hunter2\\"}', '{\\"password\\":\\"[REDACTED]\\"}'),
+        ("PGPASSWORD=hunter2 psql", "PGPASSWORD=[REDACTED] psql"),
+        ('"password" => "hunter2"', '"password" => "[REDACTED]"'),
+        ('{"pin": 1234, "password": null}', '{"pin": "[REDACTED]", "password": null}'),
+        ("<password>hunter2</password>", "<password>[REDACTED]</password>"),
+        ("Authorization: abcdef1234567890rawtoken", "Authorization: [REDACTED]"),
+        ("Authorization: Bearer abcDEF123456789", "Authorization: [REDACTED]"),
+        ("AccountName=x;AccountKey=abc123XYZ+/==;", "AccountName=x;AccountKey=[REDACTED];"),
+        ("passcode=1234 cvv=123 pin=0000", "passcode=[REDACTED] cvv=[REDACTED] pin=[REDACTED]"),
+        ("card_holder=Mia+Hoffmann&exp=09", "card_holder=[REDACTED]&exp=09"),
+    ],
+    "sql_password": [
+        ("ALTER USER app WITH PASSWORD 'hunter2'", "ALTER USER app WITH PASSWORD '[REDACTED]'"),
+        (
+            "CREATE USER 'bob'@'%' IDENTIFIED BY 'hunter2'",
+            "CREATE USER 'bob'@'%' IDENTIFIED BY '[REDACTED]'",
+        ),
+        (
+            "SET PASSWORD FOR 'bob'@'localhost' = 'hunter2'",
+            "SET PASSWORD FOR 'bob'@'localhost' = '[REDACTED]'",
+        ),
+    ],
+    "cli_secret": [
+        ("mysqld --password hunter2 --port 3306", "mysqld --password [REDACTED] --port 3306"),
+        ("psql --pass s3cr3t -h db", "psql --pass [REDACTED] -h db"),
     ],
     "redis_auth": [
         ("AUTH s3cr3t-pass", "AUTH [REDACTED]"),
@@ -82,6 +145,7 @@ FOUND = {
     ],
     "cookie": [
         ("Cookie: sid=abc123; theme=dark", "Cookie: sid=[REDACTED]; theme=[REDACTED]"),
+        ('{"Cookie": "sid=abc123"}', '{"Cookie": "sid=[REDACTED]"}'),
         ("set-cookie: sid=f00d; Path=/; HttpOnly", "set-cookie: sid=[REDACTED]; Path=/; HttpOnly"),
     ],
 }
@@ -97,7 +161,23 @@ KEPT = {
     "card look-alikes": ["4539-6736-5882-7760", "3017728983724034", "1234567890123"],
     "times and macs": ["10:30:45", "12:30", "00:1a:2b:3c:4d:5e"],
     "placeholders": ["[EMAIL] [CREDIT_CARD] [REDACTED] [IBAN] [SSN]"],
-    "plain words": ["std::vector", "a token of thanks", "session expired", "code 137"],
+    "plain words": [
+        "std::vector",
+        "a token of thanks",
+        "session expired",
+        "code 137",
+        "Token validation failed for request",
+        "Basic authentication required here",
+        "Digest algorithm mismatch detected",
+        "negotiate protocol version",
+        "password reset requested",
+    ],
+    "not e-mail": [
+        "https://cdn.shop.example.com/img/logo@2x.png",
+        "cart@3x.webp",
+        "git@github.com:org/repo.git",
+        "npm pkg@1.2.3",
+    ],
     "counters": ["input_tokens=1532", "retries: 3"],
 }
 
