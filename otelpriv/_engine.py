@@ -39,15 +39,118 @@ _RESPONSE_HEADER = "http.response.header."
 _URL_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://\S")
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
 _CACHE_LIMIT = 32768
+_HOLDER_WORDS = frozenset({"", "value", "val", "raw", "plain", "text", "data", "str", "string"})
+_METADATA_WORDS = frozenset(
+    {
+        "count",
+        "counts",
+        "length",
+        "len",
+        "size",
+        "type",
+        "kind",
+        "enabled",
+        "present",
+        "exists",
+        "set",
+        "expires",
+        "expiry",
+        "expiration",
+        "expired",
+        "ttl",
+        "age",
+        "required",
+        "valid",
+        "version",
+        "format",
+        "algorithm",
+        "alg",
+        "method",
+        "source",
+        "status",
+        "provider",
+        "scheme",
+        "hint",
+        "policy",
+        "strength",
+        "changed",
+        "updated",
+        "rotated",
+        "reset",
+        "id",
+        "file",
+        "path",
+        "url",
+        "uri",
+        "endpoint",
+        "header",
+        "field",
+        "name",
+        "prefix",
+        "usage",
+        "limit",
+        "max",
+        "min",
+    }
+)
+_HEADER_SECRET_WORDS = frozenset(
+    {
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "auth",
+        "authentication",
+        "authorization",
+        "credential",
+        "credentials",
+        "signature",
+        "apikey",
+        "subscriptionkey",
+        "functionskey",
+        "accesskey",
+        "secretkey",
+        "privatekey",
+        "accountkey",
+        "masterkey",
+        "hostkey",
+        "clientkey",
+    }
+)
 _log = logging.getLogger("otelpriv")
 _failure_logged = False
 _CACHE_MAX_LENGTH = 2048
 
 
+def _words(segment: str) -> list[str]:
+    """``refreshToken2`` gives refresh, token: camelCase and separators split, digits dropped."""
+    return [word.lower().rstrip("0123456789") for word in _CAMEL.findall(segment)]
+
+
 def _key_words(key: str) -> list[str]:
-    """The words of a key's last segment: ``app.auth.refreshToken`` gives refresh, token."""
-    segment = key.rsplit(".", 1)[-1]
-    return [word.lower() for word in _CAMEL.findall(segment)]
+    """The words that say what a key holds: its last segment's, or, when that segment only
+    says "the value" (``app.password.value``, ``app.tokens.0``), the segment before it too."""
+    segments = key.split(".")
+    words = _words(segments[-1])
+    if len(segments) > 1 and (not words or set(words) <= _HOLDER_WORDS):
+        words = _words(segments[-2]) + words
+    return words
+
+
+def _names_secret(words: list[str], secret: frozenset[str]) -> bool:
+    """A word, or two neighbours joined, is secret, and the last word is not about the secret
+    (``token_count``, ``pin_enabled``, ``auth_method`` describe a secret, they do not hold one)."""
+    if not words or words[-1] in _METADATA_WORDS:
+        return False
+    if secret.intersection(words):
+        return True
+    return any(first + second in secret for first, second in zip(words, words[1:], strict=False))
+
+
+def _normalized(key: str) -> str:
+    """A whole key compared loosely: ``EndUser.Id``, ``user_id`` and ``userId`` all match."""
+    return key.lower().replace(".", "").replace("_", "").replace("-", "")
 
 
 def _compact(key: str) -> str:
@@ -149,7 +252,7 @@ class Sanitizer:
             if allow is not None
             else None
         )
-        self._user_ids = frozenset(policy.user_ids.keys)
+        self._user_ids = frozenset(_normalized(key) for key in policy.user_ids.keys)
         self._secret_words = frozenset(policy.secrets.words)
         self._address_names = frozenset(policy.addresses.names)
         self._ip_keys = frozenset(policy.ips.keys)
@@ -188,7 +291,7 @@ class Sanitizer:
         for pattern, action in self._rules:
             if pattern.fullmatch(key):
                 return self._named_action(action, "rule")
-        if key in self._user_ids:
+        if _normalized(key) in self._user_ids:
             return self._named_action(self.policy.user_ids.action, "user_id")
         if key.startswith(_REQUEST_HEADER) or key.startswith(_RESPONSE_HEADER):
             header = key[len(_REQUEST_HEADER) :].lower()
@@ -205,8 +308,7 @@ class Sanitizer:
         if key in self._ip_keys or compact in self._ip_names:
             return self._named_action(self.policy.ips.action, "ip")
         words = _key_words(key)
-        pairs = {first + second for first, second in zip(words, words[1:], strict=False)}
-        if self._secret_words.intersection(words) or self._secret_words.intersection(pairs):
+        if _names_secret(words, self._secret_words):
             return self._named_action(self.policy.secrets.action, "secret_key")
         if compact in self._address_names:
             return self._named_action(self.policy.addresses.action, "address_key")
@@ -215,7 +317,9 @@ class Sanitizer:
         return self.auto
 
     def _header(self, header: str, key: str) -> Handler:
-        if header in self._redact_headers:
+        if header in self._redact_headers or _names_secret(
+            _words(header.replace("-", "_")), _HEADER_SECRET_WORDS
+        ):
             return self._named_action(Action.REDACT, "header")
         if header == "cookie":
             return self._each(self._cookie)

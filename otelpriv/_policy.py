@@ -33,6 +33,51 @@ MAX_PATTERN_LENGTH = 2000
 TEXT_DETECTORS = (*DETECTORS, "url", "cookie")
 _ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
+# fmt: off
+_USER_ID_KEYS = (
+    "enduser.id", "user.id", "user.email", "user.name", "user.full_name", "customer.id",
+)
+_SECRET_WORDS = (
+    "password", "passwd", "pwd", "passphrase", "passcode", "pass", "secret", "token",
+    "authorization", "auth", "credential", "credentials", "cookie", "apikey", "privatekey",
+    "accesskey", "secretkey", "accountkey", "clientsecret", "otp", "cvv", "cvc", "pin",
+)
+_ADDRESS_NAMES = (
+    "street", "streetaddress", "addressline1", "addressline2", "address1", "address2",
+    "shippingaddress", "billingaddress", "homeaddress", "zip", "zipcode", "postcode", "postalcode",
+    "city", "phone", "phonenumber", "mobile", "telephone", "birthdate", "dateofbirth", "dob",
+    "iban", "cardnumber", "ssn",
+)
+_IP_KEYS = (
+    "client.address", "source.address", "network.peer.address", "net.peer.ip",
+    "net.sock.peer.addr", "http.client_ip", "client.socket.address", "host.ip",
+    "network.local.address", "destination.address",
+)
+_IP_NAMES = (
+    "ip", "ipaddress", "clientip", "remoteaddr", "remoteip",
+)
+_URL_KEYS = (
+    "url.full", "url.original", "http.url", "http.target", "db.url", "url.path",
+    "http.request.header.referer", "http.request.header.origin", "http.response.header.location",
+    "http.request.header.:path", "http.request.header.x-original-url",
+    "http.request.header.x-rewrite-url",
+)
+_SECRET_PARAMS = (
+    "token", "accesstoken", "refreshtoken", "idtoken", "authtoken", "code", "password", "passwd",
+    "pwd", "pass", "pw", "secret", "clientsecret", "apikey", "key", "sig", "signature",
+    "awsaccesskeyid", "xamzsignature", "xamzcredential", "xamzsecuritytoken", "xgoogsignature",
+    "xgoogcredential", "xgoogaccessid", "sessionid", "sid", "jsessionid", "phpsessid", "session",
+    "auth", "authorization", "credential", "otp", "passphrase", "pin", "codeverifier",
+    "samlresponse", "samlrequest", "street", "address", "address1", "address2", "zip", "zipcode",
+    "postcode", "postalcode", "city", "phone", "mobile", "tel", "birthdate", "dob", "iban", "card",
+    "cardnumber", "cc", "cvv", "cvc", "ssn",
+)
+_REDACTED_HEADERS = (
+    "authorization", "proxy-authorization", "x-api-key", "x-auth-token", "x-amz-security-token",
+    "x-csrf-token", "x-xsrf-token",
+)
+# fmt: on
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -42,8 +87,11 @@ class UserIds(_Section):
     """User identifiers: replaced by a keyed pseudonym so sessions stay linkable."""
 
     keys: list[str] = Field(
-        default_factory=lambda: ["enduser.id", "user.id", "user.email", "user.name"],
-        description="Attribute keys (exact) that hold a user identifier, at any depth of a body.",
+        default_factory=lambda: list(_USER_ID_KEYS),
+        description=(
+            "Keys that hold a user identifier, at any depth of a body; compared ignoring case, "
+            "'.', '_' and '-', so userId and user_id match user.id."
+        ),
     )
     action: Action = Field(Action.HASH, description="hash (default), redact, drop or keep.")
 
@@ -52,31 +100,14 @@ class SecretKeys(_Section):
     """Keys that name a secret: their value goes whatever it holds."""
 
     words: list[str] = Field(
-        default_factory=lambda: [
-            "password",
-            "passwd",
-            "pwd",
-            "passphrase",
-            "secret",
-            "token",
-            "authorization",
-            "credential",
-            "credentials",
-            "cookie",
-            "apikey",
-            "privatekey",
-            "accesskey",
-            "secretkey",
-            "clientsecret",
-            "otp",
-            "cvv",
-            "cvc",
-            "pin",
-        ],
+        default_factory=lambda: list(_SECRET_WORDS),
         description=(
-            "Words that make a key secret. A key's last segment is split into words at '_', "
-            "'-' and camelCase; a word, or two neighbours joined ('api'+'key'), must equal one "
-            "of these. So refresh_token and apiKey are secret, input_tokens is not."
+            "Words that make a key secret. A key's last segment (and the one before it when "
+            "the last is only 'value', 'raw' or a number) is split into words at '_', '-' and "
+            "camelCase, trailing digits dropped; a word, or two neighbours joined ('api'+'key'), "
+            "must equal one of these, and the last word must not describe the secret (count, "
+            "type, enabled, method, ...). So refresh_token, apiKey and password.value are "
+            "secret; input_tokens, token_count and auth_method are not."
         ),
     )
     action: Action = Field(Action.REDACT, description="redact (default), drop, hash or keep.")
@@ -86,32 +117,7 @@ class AddressKeys(_Section):
     """Postal address parts and phone numbers, by key name."""
 
     names: list[str] = Field(
-        default_factory=lambda: [
-            "street",
-            "streetaddress",
-            "addressline1",
-            "addressline2",
-            "address1",
-            "address2",
-            "shippingaddress",
-            "billingaddress",
-            "homeaddress",
-            "zip",
-            "zipcode",
-            "postcode",
-            "postalcode",
-            "city",
-            "phone",
-            "phonenumber",
-            "mobile",
-            "telephone",
-            "birthdate",
-            "dateofbirth",
-            "dob",
-            "iban",
-            "cardnumber",
-            "ssn",
-        ],
+        default_factory=lambda: list(_ADDRESS_NAMES),
         description="A key's last segment, lower-cased without '_' and '-', equal to one of these.",
     )
     action: Action = Field(Action.REDACT, description="redact (default), drop, hash or keep.")
@@ -121,22 +127,11 @@ class IpKeys(_Section):
     """Keys that hold a client or peer address."""
 
     keys: list[str] = Field(
-        default_factory=lambda: [
-            "client.address",
-            "source.address",
-            "network.peer.address",
-            "net.peer.ip",
-            "net.sock.peer.addr",
-            "http.client_ip",
-            "client.socket.address",
-            "host.ip",
-            "network.local.address",
-            "destination.address",
-        ],
+        default_factory=lambda: list(_IP_KEYS),
         description="Attribute keys (exact) whose IP address value gets the action below.",
     )
     names: list[str] = Field(
-        default_factory=lambda: ["ip", "ipaddress", "clientip", "remoteaddr", "remoteip"],
+        default_factory=lambda: list(_IP_NAMES),
         description="Last key segments (normalized like address names) that hold an IP.",
     )
     action: Action = Field(
@@ -148,18 +143,7 @@ class UrlKeys(_Section):
     """Keys that hold URLs or their parts, and the query parameters that are always secret."""
 
     full: list[str] = Field(
-        default_factory=lambda: [
-            "url.full",
-            "url.original",
-            "http.url",
-            "http.target",
-            "db.url",
-            "url.path",
-            "http.request.header.referer",
-            "http.request.header.origin",
-            "http.response.header.location",
-            "http.request.header.:path",
-        ],
+        default_factory=lambda: list(_URL_KEYS),
         description="Keys holding a whole URL or a reference (/path?query#fragment).",
     )
     query: list[str] = Field(
@@ -174,61 +158,7 @@ class UrlKeys(_Section):
         description="Replaces user and password in URLs (REDACTED:REDACTED, as semconv asks).",
     )
     secret_params: list[str] = Field(
-        default_factory=lambda: [
-            "token",
-            "accesstoken",
-            "refreshtoken",
-            "idtoken",
-            "authtoken",
-            "code",
-            "password",
-            "passwd",
-            "pwd",
-            "pass",
-            "secret",
-            "clientsecret",
-            "apikey",
-            "key",
-            "sig",
-            "signature",
-            "awsaccesskeyid",
-            "xamzsignature",
-            "xamzcredential",
-            "xamzsecuritytoken",
-            "xgoogsignature",
-            "xgoogcredential",
-            "xgoogaccessid",
-            "sessionid",
-            "sid",
-            "jsessionid",
-            "phpsessid",
-            "session",
-            "auth",
-            "authorization",
-            "credential",
-            "otp",
-            "street",
-            "address",
-            "address1",
-            "address2",
-            "zip",
-            "zipcode",
-            "postcode",
-            "postalcode",
-            "city",
-            "phone",
-            "mobile",
-            "tel",
-            "birthdate",
-            "dob",
-            "iban",
-            "card",
-            "cardnumber",
-            "cc",
-            "cvv",
-            "cvc",
-            "ssn",
-        ],
+        default_factory=lambda: list(_SECRET_PARAMS),
         description=(
             "Query and fragment parameter names whose value is redacted, compared after "
             "percent-decoding, case-folding and removing '-', '_' and '.'."
@@ -240,15 +170,7 @@ class HeaderRules(_Section):
     """HTTP headers captured as http.request.header.* and http.response.header.*."""
 
     redact: list[str] = Field(
-        default_factory=lambda: [
-            "authorization",
-            "proxy-authorization",
-            "x-api-key",
-            "x-auth-token",
-            "x-amz-security-token",
-            "x-csrf-token",
-            "x-xsrf-token",
-        ],
+        default_factory=lambda: list(_REDACTED_HEADERS),
         description="Header names (lower-case) whose values are redacted whole.",
     )
 
