@@ -232,6 +232,7 @@ class Sanitizer:
         )
         self._handlers: dict[str, Handler] = {}
         self.string_handlers: dict[str, Handler] = {}
+        self.renamed: dict[str, str] = {}
         self._string_forms: dict[Handler, Handler] = {}
         urls = self.text_rules.urls
         self.text = _memo(self._text)
@@ -270,8 +271,12 @@ class Sanitizer:
             if len(self._handlers) >= _CACHE_LIMIT:
                 self._handlers.clear()
                 self.string_handlers.clear()
+                self.renamed.clear()
             found = self._handlers[key] = self._resolve(key)
             self.string_handlers[key] = self._string_forms.get(found, found)
+            clean = self.text(key, [])
+            if clean != key:
+                self.renamed[key] = clean
         return found
 
     def string_handler(self, key: str) -> Handler:
@@ -391,10 +396,15 @@ class Sanitizer:
         """A value under a key no rule names: scanned by type."""
         if isinstance(value, str):
             return self.text(value, hits)
-        if isinstance(value, bool | float) or value is None:
+        if isinstance(value, bool) or value is None:
+            return value
+        if isinstance(value, float):
+            if value.is_integer() and abs(value) > 10**11 and card_number(int(value)):
+                hits.append("credit_card")
+                return self.placeholder_for("credit_card")
             return value
         if isinstance(value, int):
-            if value > 10**11 and card_number(value):
+            if abs(value) > 10**11 and card_number(value):
                 hits.append("credit_card")
                 return self.placeholder_for("credit_card")
             return value
@@ -414,14 +424,24 @@ class Sanitizer:
         out: dict[str, Any] = {}
         changed = False
         for key, item in value.items():
+            name = str(key)
             try:
-                cleaned = self.handler(str(key))(item, hits)
+                cleaned = self.handler(name)(item, hits)
             except DropValue:
                 changed = True
                 continue
-            changed = changed or cleaned is not item
-            out[key] = cleaned
+            renamed = self.rename(name, hits)
+            changed = changed or cleaned is not item or renamed is not name
+            out[renamed] = cleaned
         return out if changed else value
+
+    def rename(self, key: str, hits: list[str]) -> str:
+        """The key itself, sanitized: personal data in a key name is replaced like in text."""
+        renamed = self.renamed.get(key)
+        if renamed is None:
+            return key
+        hits.append("key")
+        return renamed
 
     def placeholder_for(self, detector: str) -> str:
         return "[CREDIT_CARD]" if detector == "credit_card" else self.placeholder
@@ -465,8 +485,9 @@ class Sanitizer:
                 continue
             except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
                 cleaned = self._failed(error, hits)
-            changed = changed or cleaned is not value
-            out[key] = cleaned
+            name = self.rename(key, hits)
+            changed = changed or cleaned is not value or name is not key
+            out[name] = cleaned
         return out if changed else attributes
 
     def safe_text(self, text: str | None, hits: list[str]) -> str | None:

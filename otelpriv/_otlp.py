@@ -82,13 +82,15 @@ class _Walk:
             return
         sanitizer = self.sanitizer
         handlers = sanitizer.string_handlers
+        renamed = sanitizer.renamed
         doomed: list[int] = []
         for index, kv in enumerate(attributes):
+            key = kv.key
             value = kv.value
             text = value.string_value
             try:
                 if text:
-                    handler = handlers.get(kv.key) or sanitizer.string_handler(kv.key)
+                    handler = handlers.get(key) or sanitizer.string_handler(key)
                     out = handler(text, hits)
                     if out is not text:
                         if type(out) is str:
@@ -96,11 +98,13 @@ class _Walk:
                         else:
                             _assign(value, out)
                 elif not value.HasField("string_value"):
-                    self._other(sanitizer.handler(kv.key), value, hits)
+                    self._other(sanitizer.handler(key), value, hits)
             except DropValue:
                 doomed.append(index)
             except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
                 self._failed(value, error, hits)
+            if renamed and key in renamed:
+                kv.key = sanitizer.rename(key, hits)
         for index in reversed(doomed):
             del attributes[index]
 
@@ -138,6 +142,8 @@ class _Walk:
                 doomed.append(index)
             except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
                 self._failed(value, error, hits)
+            if key in sanitizer.renamed:
+                kv.key = sanitizer.rename(key, hits)
             if len(hits) > before:
                 if self.by_key:
                     self.outcome.by_key.update((rule, key) for rule in hits[before:])
@@ -158,6 +164,21 @@ class _Walk:
 
     def text(self, text: str, hits: list[str]) -> str:
         return self.sanitizer.text(text, hits) if text else text
+
+    def fields(self, message: Any, names: tuple[str, ...], hits: list[str]) -> None:
+        """String fields that are not attributes (scope names, trace state, units...)."""
+        for name in names:
+            value = getattr(message, name)
+            if value:
+                cleaned = self.sanitizer.text(value, hits)
+                if cleaned is not value:
+                    setattr(message, name, cleaned)
+
+    def scope(self, container: Any) -> None:
+        """A scope and the schema URLs around it: every field that could carry a value."""
+        self.fields(container, ("schema_url",), self.hits)
+        self.fields(container.scope, ("name", "version"), self.hits)
+        self.attributes(container.scope.attributes, self.hits)
 
     def item_hits(self) -> list[str]:
         """Where an item's hits go: the request's list, or the item's own when auditing."""
@@ -243,8 +264,9 @@ def sanitize_traces(
     walk = _Walk(engine, outcome, by_key)
     for resource_spans in request.resource_spans:
         walk.resource(resource_spans.resource)
+        walk.fields(resource_spans, ("schema_url",), walk.hits)
         for scope_spans in resource_spans.scope_spans:
-            walk.attributes(scope_spans.scope.attributes, walk.hits)
+            walk.scope(scope_spans)
             failed = []
             for index, span in enumerate(scope_spans.spans):
                 try:
@@ -269,8 +291,10 @@ def _span(walk: _Walk, span: Any) -> None:
         if cleaned is not event.name:
             event.name = cleaned
         walk.attributes(event.attributes, hits)
+    walk.fields(span, ("trace_state",), hits)
     for link in span.links:
         walk.attributes(link.attributes, hits)
+        walk.fields(link, ("trace_state",), hits)
     if span.status.message:
         message = span.status.message
         cleaned = walk.text(message, hits)
@@ -288,8 +312,9 @@ def sanitize_logs(
     walk = _Walk(engine, outcome, by_key)
     for resource_logs in request.resource_logs:
         walk.resource(resource_logs.resource)
+        walk.fields(resource_logs, ("schema_url",), walk.hits)
         for scope_logs in resource_logs.scope_logs:
-            walk.attributes(scope_logs.scope.attributes, walk.hits)
+            walk.scope(scope_logs)
             failed = []
             for index, record in enumerate(scope_logs.log_records):
                 try:
@@ -297,10 +322,7 @@ def sanitize_logs(
                     if record.HasField("body"):
                         walk.any_value(record.body, hits)
                     walk.attributes(record.attributes, hits)
-                    if record.event_name:
-                        cleaned = walk.text(record.event_name, hits)
-                        if cleaned is not record.event_name:
-                            record.event_name = cleaned
+                    walk.fields(record, ("event_name", "severity_text"), hits)
                     walk.finish_item(record.attributes, hits)
                 except Exception as error:  # noqa: BLE001 - fail closed: drop the record
                     _item_failed(outcome, error, "log record")
@@ -320,15 +342,18 @@ def _data_points(metric: Any) -> Iterable[Any]:
 def sanitize_metrics(
     request: ExportMetricsServiceRequest, engine: Engine, *, by_key: bool = False
 ) -> Outcome:
-    """Sanitize the attributes of every data point and exemplar in place."""
+    """Sanitize every data point, exemplar and metric description in place."""
     request.DiscardUnknownFields()
     outcome = Outcome()
     walk = _Walk(engine, outcome, by_key)
     for resource_metrics in request.resource_metrics:
         walk.resource(resource_metrics.resource)
+        walk.fields(resource_metrics, ("schema_url",), walk.hits)
         for scope_metrics in resource_metrics.scope_metrics:
-            walk.attributes(scope_metrics.scope.attributes, walk.hits)
+            walk.scope(scope_metrics)
             for metric in scope_metrics.metrics:
+                walk.fields(metric, ("name", "description", "unit"), walk.hits)
+                walk.attributes(metric.metadata, walk.hits)
                 points = _data_points(metric)
                 failed = []
                 for index, point in enumerate(points):

@@ -41,7 +41,15 @@ _ORDER = (
 )
 
 _LABELLED = frozenset({"labelled_secret", "sql_password", "cli_secret", "redis_auth"})
-_URL_IN_TEXT = re.compile(r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s\"'<>`]+")
+_URL_IN_TEXT = re.compile(
+    r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}:[/\\]{1,3}[^\s\"'<>`]*[^\s\"'<>`.,;:!?)\]]"
+)
+_REFERENCE_IN_TEXT = re.compile(
+    r"(?<![\w/.:])/[^\s\"'<>`?]*\?[^\s\"'<>`]*[^\s\"'<>`.,;:!?)\]]"
+)
+_FALLBACK_USERINFO = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*:[/\\]+)(?P<userinfo>[^?#\s]*)@"
+)
 _COOKIE_IN_TEXT = re.compile(
     r"\b(?P<set>set-)?cookie(?P<q>\\?[\"']?)[ \t]*[:=][ \t]*(?P=q)(?P<value>[^\r\n\"'\\]*)",
     re.IGNORECASE,
@@ -168,8 +176,10 @@ class TextRules:
 
     def scrub(self, text: str, hits: list[str]) -> str:
         """Run every pass over ``text``; URLs found in it get the URL rules."""
-        if self._url_on and "://" in text:
+        if self._url_on and (":/" in text or ":\\" in text):
             text = _URL_IN_TEXT.sub(lambda match: self._url_token(match, hits), text)
+        if self._url_on and "?" in text and "/" in text:
+            text = _REFERENCE_IN_TEXT.sub(lambda match: self._url_token(match, hits), text)
         if self._cookie_on and ("ookie" in text or "OOKIE" in text):
             text = _COOKIE_IN_TEXT.sub(lambda match: self._cookie_line(match, hits), text)
         return self.scrub_plain(text, hits)
@@ -179,10 +189,23 @@ class TextRules:
         return self._all.scan(text, hits)
 
     def url(self, url: str, hits: list[str]) -> str:
-        """A value known to be a URL; one that cannot be split falls back to text rules."""
+        """A value known to be a URL; one that cannot be split falls back to text rules.
+
+        The fallback still takes out anything between the scheme and the last ``@`` before the
+        query: in a URL too odd to parse, that is where credentials sit.
+        """
         try:
             return self.urls.url(url, hits)
         except UrlError:
+            match = _FALLBACK_USERINFO.match(url)
+            if match is not None:
+                hidden = self.urls.userinfo
+                userinfo = match.group("userinfo")
+                redacted = f"{hidden}:{hidden}" if ":" in userinfo else hidden
+                if userinfo != redacted:
+                    hits.append("url_userinfo")
+                rest = self.scrub_plain(url[match.end() :], hits)
+                return match.group("head") + redacted + "@" + rest
             return self.scrub_plain(url, hits)
 
     def _url_token(self, match: re.Match[str], hits: list[str]) -> str:

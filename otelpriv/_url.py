@@ -28,8 +28,13 @@ class UrlError(ValueError):
 
 
 def normalize_param(name: str) -> str:
-    """Decode and case-fold a parameter name, ignoring ``-``, ``_`` and ``.`` in it."""
+    """Decode and case-fold a parameter name, ignoring ``-``, ``_`` and ``.`` in it.
+
+    A nested name (``user[password]``, PHP and Rails style) is judged by its last part.
+    """
     decoded = unquote_plus(name) if "%" in name or "+" in name else name
+    if decoded.endswith("]") and "[" in decoded:
+        decoded = decoded[decoded.rindex("[") + 1 : -1]
     return decoded.casefold().replace("-", "").replace("_", "").replace(".", "").strip()
 
 

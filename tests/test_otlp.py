@@ -147,6 +147,7 @@ def test_engine_fault_redacts_whole_value(engine: Engine, monkeypatch: pytest.Mo
         raise RuntimeError("boom")
 
     monkeypatch.setitem(sanitizer._handlers, "app.note", broken)
+    monkeypatch.setitem(sanitizer.string_handlers, "app.note", broken)
     request = _trace_request([])
     span = request.resource_spans[0].scope_spans[0].spans.add(name="x")
     span.attributes.append(keyvalue("app.note", "ana@example.com"))
@@ -165,3 +166,33 @@ def test_unknown_fields_are_discarded(engine: Engine) -> None:
     assert b"ana@example.com" in parsed.SerializeToString()
     sanitize_request(parsed, engine)
     assert b"ana@example.com" not in parsed.SerializeToString()
+
+
+def test_fields_beyond_attributes(engine: Engine) -> None:
+    request = _trace_request([])
+    resource_spans = request.resource_spans[0]
+    resource_spans.schema_url = "https://schemas.example/ana@example.com"
+    scope_spans = resource_spans.scope_spans[0]
+    scope_spans.scope.name = "lib for ana@example.com"
+    span = scope_spans.spans.add(name="x", trace_state="vendor=ana@example.com")
+    span.attributes.append(keyvalue("visitor:ana@example.com", 1))
+    span.links.add(trace_state="v=bo@example.org")
+    sanitize_request(request, engine)
+    assert b"@example" not in request.SerializeToString()
+    assert span.attributes[0].key == "visitor:[EMAIL]"
+    assert span.trace_state == "vendor=[EMAIL]"
+
+    logs = ExportLogsServiceRequest()
+    record = logs.resource_logs.add().scope_logs.add().log_records.add(severity_text="ana@x.io")
+    metrics = ExportMetricsServiceRequest()
+    metric = (
+        metrics.resource_metrics.add()
+        .scope_metrics.add()
+        .metrics.add(name="orders", description="orders of ana@example.com", unit="1")
+    )
+    metric.metadata.append(keyvalue("owner", "ana@example.com"))
+    sanitize_request(logs, engine)
+    sanitize_request(metrics, engine)
+    assert record.severity_text == "[EMAIL]"
+    assert metric.description == "orders of [EMAIL]"
+    assert _to_python(metric.metadata[0].value) == "[EMAIL]"
