@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import BinaryIO
 
 import click
@@ -68,7 +69,7 @@ def _read(source: BinaryIO, fmt: str, signal: str | None) -> list[tuple[Signal, 
             raise _Failure(
                 f"input is not UTF-8 JSON (byte {error.start}); for binary OTLP use --format proto"
             ) from None
-        return list(read_json_lines(text.splitlines()))
+        return list(read_json_lines(text.split("\n")))
     except OtlpDecodeError as error:
         raise _Failure(f"cannot read input: {error}") from None
 
@@ -104,7 +105,7 @@ def _read(source: BinaryIO, fmt: str, signal: str | None) -> list[tuple[Signal, 
 @click.option(
     "-o",
     "--output",
-    type=click.File("wb"),
+    type=click.Path(dir_okay=False, allow_dash=True),
     default="-",
     help="Where to write the sanitized telemetry [default: stdout].",
 )
@@ -119,13 +120,13 @@ def sanitize(
     signal: str | None,
     policy: str | None,
     key_file: str | None,
-    output: BinaryIO,
+    output: str,
     report: bool,
 ) -> None:
     """Sanitize OTLP telemetry from SOURCE (a file, or - for stdin).
 
-    Everything is read and checked before anything is written: bad input stops with an
-    error naming the line and writes nothing.
+    Everything is read and checked before anything is written: bad input stops with exit
+    status 2 and an error naming the line (JSON) or frame (proto), and writes nothing.
 
     \b
     Example:
@@ -134,6 +135,13 @@ def sanitize(
     """
     if fmt == "proto" and signal is None:
         raise click.UsageError("--format proto needs --signal traces|logs|metrics")
+    if fmt == "json" and signal is not None:
+        raise click.UsageError("--signal is for --format proto; JSON lines name their signal")
+    if report and output != "-":
+        raise click.UsageError("--report writes no telemetry; leave out -o/--output")
+    if output != "-" and not Path(output).resolve().parent.is_dir():
+        raise _Failure(f"cannot write {output}: its folder does not exist")
+    logging.basicConfig(level=logging.WARNING, format="otelpriv: %(message)s")
     engine = _engine(policy, key_file)
     requests = _read(source, fmt, signal)
     totals: Counter[str] = Counter()
@@ -152,11 +160,14 @@ def sanitize(
         dump_proto(message) if fmt == "proto" else (dump_json_line(kind, message) + "\n").encode()
         for kind, message in requests
     ]
-    output.write(b"".join(chunks))
-    output.flush()
+    try:
+        with click.open_file(output, "wb", atomic=output != "-") as handle:
+            handle.write(b"".join(chunks))
+    except OSError as error:
+        raise _Failure(f"cannot write {output}: {error.strerror}") from None
     click.echo(
-        f"otelpriv: {len(requests)} request(s) sanitized, {sum(totals.values())} value(s) "
-        f"changed, {dropped} item(s) dropped, {failed} value(s) redacted after an error",
+        f"otelpriv: {len(requests)} request(s) sanitized, {sum(totals.values())} "
+        f"replacement(s), {dropped} item(s) dropped, {failed} value(s) redacted after an error",
         err=True,
     )
 

@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
@@ -37,6 +38,7 @@ __all__ = [
     "pseudonym_for",
 ]
 
+_log = logging.getLogger("otelpriv")
 PSEUDONYM = re.compile(r"psn:[0-9a-f]{8}:[a-z2-7]{26}")
 _KEY_BYTES = 32
 _CACHE_LIMIT = 65536
@@ -143,6 +145,14 @@ def load_key_file(path: str | os.PathLike[str]) -> KeyRing:
         raise KeyFileError(f"key file {location} holds no keys; add one with otelpriv keygen")
     if any(len(key.secret) < 16 for key in keys):
         raise KeyFileError(f"key file {location} holds a key shorter than 128 bits")
+    mode = location.stat().st_mode & 0o777
+    if mode & 0o077:
+        _log.warning(
+            "key file %s can be read by other users (mode %o); run: chmod 600 %s",
+            location,
+            mode,
+            location,
+        )
     return KeyRing(keys)
 
 
