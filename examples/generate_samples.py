@@ -30,6 +30,7 @@ import hmac
 import json
 import os
 import random
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -148,6 +149,7 @@ class Customer:
     ip: str
     user_agent: str
     session_id: str
+    rum_session: str
 
 
 def _customers(rng: random.Random) -> tuple[Customer, Customer]:
@@ -170,6 +172,7 @@ def _customers(rng: random.Random) -> tuple[Customer, Customer]:
             "(KHTML, like Gecko) Version/17.5 Safari/605.1.15"
         ),
         session_id=_hex(rng, 16),
+        rum_session=_uuid(rng),
     )
     jonas = Customer(
         user_id="u-51077",
@@ -187,8 +190,14 @@ def _customers(rng: random.Random) -> tuple[Customer, Customer]:
         ip="2001:db8::7a3f:1e2",
         user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0",
         session_id=_hex(rng, 16),
+        rum_session=_uuid(rng),
     )
     return mia, jonas
+
+
+def _uuid(rng: random.Random) -> str:
+    """A browser session id: random, and unlike the ``sid`` cookie, no credential."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
 def _hex(rng: random.Random, size: int) -> str:
@@ -465,7 +474,7 @@ class Journeys:
             "server.address": "shop.example.com",
             "user_agent.original": customer.user_agent,
             "client.address": customer.ip,
-            "session.id": customer.session_id,
+            "session.id": customer.rum_session,
         }
         with self.shop.span(
             "fetch",
@@ -508,7 +517,7 @@ class Journeys:
             "url.full": url,
             "user_agent.original": customer.user_agent,
             "client.address": customer.ip,
-            "session.id": customer.session_id,
+            "session.id": customer.rum_session,
         }
         with self.shop.span(
             "document-load",
@@ -554,7 +563,7 @@ class Journeys:
                 "target_element": target,
                 "target_xpath": xpath,
                 "url.full": SHOP + page,
-                "session.id": customer.session_id,
+                "session.id": customer.rum_session,
             },
         ) as span:
             return trace.set_span_in_context(span)

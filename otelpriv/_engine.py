@@ -36,6 +36,7 @@ Handler = Callable[[Any, list[str]], Any]
 
 _REQUEST_HEADER = "http.request.header."
 _RESPONSE_HEADER = "http.response.header."
+_FORM = re.compile(r"[\w.%\[\]-]+=[^&\s]*(?:&[\w.%\[\]-]+=[^&\s]*)+")
 _URL_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://\S")
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
 _CACHE_LIMIT = 32768
@@ -153,6 +154,11 @@ def _normalized(key: str) -> str:
     return key.lower().replace(".", "").replace("_", "").replace("-", "")
 
 
+def _compact_pair(key: str) -> str:
+    """The last two segments run together: ``app.shipping.name`` gives ``shippingname``."""
+    return "".join(_compact(segment) for segment in key.rsplit(".", 2)[-2:])
+
+
 def _compact(key: str) -> str:
     segment = key.rsplit(".", 1)[-1].lower()
     return segment.replace("_", "").replace("-", "")
@@ -242,6 +248,7 @@ class Sanitizer:
         self._version_text = _memo(self._versions.scrub)
         self._cookie = _memo(partial(scrub_cookie, placeholder=self.placeholder))
         self._set_cookie = _memo(partial(scrub_set_cookie, placeholder=self.placeholder))
+        self.auto: Handler = self.auto  # one bound object, so handlers compare with ``is``
         self._string_forms[self.auto] = self.text
         self._rules = [
             (re.compile("|".join(fnmatch.translate(glob) for glob in rule.keys)), rule.action)
@@ -315,7 +322,7 @@ class Sanitizer:
         words = _key_words(key)
         if _names_secret(words, self._secret_words):
             return self._named_action(self.policy.secrets.action, "secret_key")
-        if compact in self._address_names:
+        if compact in self._address_names or _compact_pair(key) in self._address_names:
             return self._named_action(self.policy.addresses.action, "address_key")
         if self._version_words.intersection(words):
             return self._each(self._version_text)
@@ -417,16 +424,26 @@ class Sanitizer:
             return self.body(value, hits)
         raise TypeError(f"cannot sanitize a value of type {type(value).__name__}")
 
-    def body(self, value: Any, hits: list[str]) -> Any:
-        """A log body or a map value: each key gets its own rules, at any depth."""
+    def body(self, value: Any, hits: list[str], parent: str = "") -> Any:
+        """A log body or a map value: each key gets its own rules, at any depth.
+
+        A key that means little alone is read with its parent: ``name`` under ``shipping``
+        is ``shipping.name``, an address part.
+        """
         if not isinstance(value, dict):
             return self.auto(value, hits)
         out: dict[str, Any] = {}
         changed = False
         for key, item in value.items():
             name = str(key)
+            handler = self.handler(name)
+            if handler is self.auto and parent:
+                handler = self.handler(f"{parent}.{name}")
             try:
-                cleaned = self.handler(name)(item, hits)
+                if isinstance(item, dict) and handler is self.auto:
+                    cleaned = self.body(item, hits, name)
+                else:
+                    cleaned = handler(item, hits)
             except DropValue:
                 changed = True
                 continue
@@ -447,9 +464,11 @@ class Sanitizer:
         return "[CREDIT_CARD]" if detector == "credit_card" else self.placeholder
 
     def _text(self, text: str, hits: list[str]) -> str:
-        """Free text; URL-shaped values get the URL rules."""
+        """Free text; URL-shaped values get the URL rules, form-encoded ones the query rules."""
         if _URL_VALUE.match(text):
             return self.text_rules.url(text, hits)
+        if "=" in text and "&" in text and _FORM.fullmatch(text):
+            return self.text_rules.urls.params(text, hits)
         return self.text_rules.scrub(text, hits)
 
     def _mask_ip(self, value: str, hits: list[str]) -> str:

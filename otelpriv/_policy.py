@@ -46,7 +46,10 @@ _ADDRESS_NAMES = (
     "street", "streetaddress", "addressline1", "addressline2", "address1", "address2",
     "shippingaddress", "billingaddress", "homeaddress", "zip", "zipcode", "postcode", "postalcode",
     "city", "phone", "phonenumber", "mobile", "telephone", "birthdate", "dateofbirth", "dob",
-    "iban", "cardnumber", "ssn",
+    "iban", "cardnumber", "ssn", "fullname", "firstname", "lastname", "surname", "givenname",
+    "familyname", "shippingname", "billingname", "customername", "contactname", "recipientname",
+    "deliveryname", "cardholder", "cardholdername", "holdername", "nameoncard", "cardexpiry",
+    "expirydate", "expdate",
 )
 _IP_KEYS = (
     "client.address", "source.address", "network.peer.address", "net.peer.ip",
@@ -70,7 +73,9 @@ _SECRET_PARAMS = (
     "auth", "authorization", "credential", "otp", "passphrase", "pin", "codeverifier",
     "samlresponse", "samlrequest", "street", "address", "address1", "address2", "zip", "zipcode",
     "postcode", "postalcode", "city", "phone", "mobile", "tel", "birthdate", "dob", "iban", "card",
-    "cardnumber", "cc", "cvv", "cvc", "ssn",
+    "cardnumber", "cc", "cvv", "cvc", "ssn", "exp", "expiry", "cardexpiry", "expirydate",
+    "expdate", "ccexp", "cardholder", "holdername", "nameoncard", "fullname", "firstname",
+    "lastname", "surname",
 )
 _REDACTED_HEADERS = (
     "authorization", "proxy-authorization", "x-api-key", "x-auth-token", "x-amz-security-token",
