@@ -36,8 +36,7 @@ def test_defaults_cover_every_detector() -> None:
     assert policy.user_ids.action is Action.HASH
 
 
-def test_example_policy_loads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SHOP_DEBUG_KEYS", "drop")
+def test_example_policy_loads() -> None:
     policy = load_policy(EXAMPLE)
     assert "checkout-api" in policy.services
 
