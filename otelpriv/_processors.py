@@ -7,8 +7,9 @@ Wrap the processor that exports (batch or simple, with any exporter)::
 The span processor does almost nothing on the application thread: ``on_end`` hands the delegate
 a :class:`SanitizedSpan`, a copy that is sanitized the first time any of its data is read —
 under a batch processor, by the exporter on the export thread. Only the span context is read
-before that (to check sampling), and it holds ids, nothing personal. The log processor sanitizes
-at once: log records are mutable and fewer.
+before that (to check sampling); it holds ids and flags, and is copied as it is unless it has a
+trace state, which is vendor text and so is sanitized first. The log processor sanitizes at
+once: log records are mutable and fewer.
 
 Neither ever raises into the application. An item that cannot be sanitized is dropped and
 counted in :attr:`outcome`; when a policy or key cannot be loaded, every item is dropped.
@@ -30,6 +31,7 @@ __all__ = ["PrivacyLogRecordProcessor", "PrivacySpanProcessor", "SanitizedSpan"]
 
 _LAZY = frozenset(
     {
+        "_context",
         "_name",
         "_attributes",
         "_events",
@@ -58,7 +60,9 @@ class SanitizedSpan(ReadableSpan):
     def __init__(self, span: ReadableSpan, sanitizer: SdkSanitizer) -> None:
         self._raw = span
         self._sanitizer = sanitizer
-        self._context = span.context
+        context = span.context
+        if not getattr(context, "trace_state", None):
+            self._context = context
 
     @classmethod
     def filled(cls, span: ReadableSpan, fields: dict[str, Any]) -> SanitizedSpan:

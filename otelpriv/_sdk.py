@@ -30,7 +30,7 @@ from opentelemetry.sdk.metrics.export import MetricsData
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, Status
+from opentelemetry.trace import Link, SpanContext, Status, TraceState
 
 from otelpriv._engine import Engine, Sanitizer
 from otelpriv._environment import OTELPRIV_KEY_FILE, engine_from_files
@@ -43,7 +43,7 @@ __all__ = ["SdkSanitizer", "call_with_timeout"]
 
 _log = logging.getLogger("otelpriv")
 _CACHE_LIMIT = 256
-_CHEAP_FIELDS = ("_context", "_kind", "_parent", "_start_time", "_end_time")
+_CHEAP_FIELDS = ("_kind", "_parent", "_start_time", "_end_time")
 
 
 def _build_engine(policy: Any, key_file: Any, engine: Engine | None) -> Engine:
@@ -122,7 +122,10 @@ class SdkSanitizer:
         sanitizer = self.engine.for_service(service if isinstance(service, str) else None)
         hits: list[str] = []
         cleaned = _attributes(sanitizer, attributes, hits, None)
-        clean = resource if cleaned is attributes else Resource(cleaned, resource.schema_url)
+        schema_url = sanitizer.safe_text(resource.schema_url, hits)
+        clean = resource
+        if cleaned is not attributes or schema_url is not resource.schema_url:
+            clean = Resource(cleaned, schema_url)
         self._count(hits)
         if len(self._resources) >= _CACHE_LIMIT:
             self._resources.clear()
@@ -132,18 +135,19 @@ class SdkSanitizer:
     def scope(
         self, scope: InstrumentationScope | None, sanitizer: Sanitizer
     ) -> InstrumentationScope | None:
-        """The sanitized copy of an instrumentation scope (its attributes; names are code)."""
-        if scope is None or not scope.attributes:
+        """The sanitized copy of an instrumentation scope: name, version, schema URL, attributes."""
+        if scope is None:
             return scope
         key = (id(scope), id(sanitizer))
         found = self._scopes.get(key)
         if found is not None and found[0] is scope:
             return found[1]
         hits: list[str] = []
+        texts = [sanitizer.safe_text(text, hits) for text in _scope_texts(scope)]
         cleaned = _attributes(sanitizer, scope.attributes, hits, None)
         clean = scope
-        if cleaned is not scope.attributes:
-            clean = InstrumentationScope(scope.name, scope.version, scope.schema_url, cleaned)
+        if cleaned is not scope.attributes or texts != list(_scope_texts(scope)):
+            clean = InstrumentationScope(*texts, cleaned)
         self._count(hits)
         if len(self._scopes) >= _CACHE_LIMIT:
             self._scopes.clear()
@@ -159,6 +163,7 @@ class SdkSanitizer:
         attributes = _attributes(sanitizer, span._attributes, hits, keys)
         events = tuple(_event(sanitizer, event, hits, keys) for event in span.events)
         links = tuple(_link(sanitizer, link, hits, keys) for link in span.links)
+        context = _context(sanitizer, span.context, hits)
         status = span.status
         if status.description:
             description = sanitizer.safe_text(status.description, hits)
@@ -166,6 +171,7 @@ class SdkSanitizer:
                 status = Status(status.status_code, description)
         fields = {field: getattr(span, field) for field in _CHEAP_FIELDS}
         fields.update(
+            _context=context,
             _name=name,
             _attributes=_audit(sanitizer, attributes, hits, keys),
             _events=events,
@@ -188,6 +194,7 @@ class SdkSanitizer:
         placeholder = self.engine.policy.placeholder if self.engine is not None else "[REDACTED]"
         fields = {field: getattr(span, field) for field in _CHEAP_FIELDS}
         fields.update(
+            _context=_context_without_state(span.context),
             _name=placeholder,
             _attributes={},
             _events=(),
@@ -212,10 +219,12 @@ class SdkSanitizer:
         body = sanitizer.safe_body(_plain(original.body), hits)
         attributes = _attributes(sanitizer, original.attributes, hits, keys)
         event_name = sanitizer.safe_text(original.event_name, hits)
+        severity_text = sanitizer.safe_text(original.severity_text, hits)
         inner = copy.copy(original)
         inner.body = body
         inner.attributes = _audit(sanitizer, attributes, hits, keys)
         inner.event_name = event_name
+        inner.severity_text = severity_text
         inner.exception = None
         clean = copy.copy(record)
         object.__setattr__(clean, "log_record", inner)
@@ -230,25 +239,39 @@ class SdkSanitizer:
         resource_metrics = []
         for item in data.resource_metrics:
             resource, sanitizer = self.resource(item.resource)
+            hits: list[str] = []
             scopes = [
                 replace(
                     scope_metrics,
                     scope=self.scope(scope_metrics.scope, sanitizer),
-                    metrics=[self._metric(sanitizer, metric) for metric in scope_metrics.metrics],
+                    metrics=[
+                        self._metric(sanitizer, metric, hits) for metric in scope_metrics.metrics
+                    ],
+                    schema_url=sanitizer.safe_text(scope_metrics.schema_url, hits),
                 )
                 for scope_metrics in item.scope_metrics
             ]
-            resource_metrics.append(replace(item, resource=resource, scope_metrics=scopes))
+            schema_url = sanitizer.safe_text(item.schema_url, hits)
+            self._count(hits)
+            resource_metrics.append(
+                replace(item, resource=resource, scope_metrics=scopes, schema_url=schema_url)
+            )
         return replace(data, resource_metrics=resource_metrics)
 
-    def _metric(self, sanitizer: Sanitizer, metric: Any) -> Any:
+    def _metric(self, sanitizer: Sanitizer, metric: Any, hits: list[str]) -> Any:
         points = []
         for point in metric.data.data_points:
             try:
                 points.append(self._point(sanitizer, point))
             except Exception as error:  # noqa: BLE001 - fail closed: drop the data point
                 self.failed("data point", error)
-        return replace(metric, data=replace(metric.data, data_points=points))
+        return replace(
+            metric,
+            name=sanitizer.safe_text(metric.name, hits),
+            description=sanitizer.safe_text(metric.description, hits),
+            unit=sanitizer.safe_text(metric.unit, hits),
+            data=replace(metric.data, data_points=points),
+        )
 
     def _point(self, sanitizer: Sanitizer, point: Any) -> Any:
         hits: list[str] = []
@@ -321,7 +344,40 @@ def _event(sanitizer: Sanitizer, event: Event, hits: list[str], keys: list[str] 
 
 def _link(sanitizer: Sanitizer, link: Link, hits: list[str], keys: list[str] | None) -> Link:
     attributes = _attributes(sanitizer, link.attributes, hits, keys)
-    return link if attributes is link.attributes else Link(link.context, attributes)
+    context = _context(sanitizer, link.context, hits)
+    if attributes is link.attributes and context is link.context:
+        return link
+    return Link(context, attributes)
+
+
+def _context(sanitizer: Sanitizer, context: Any, hits: list[str]) -> Any:
+    """A span context whose trace state (vendor keys and values) is sanitized."""
+    state = getattr(context, "trace_state", None)
+    if not state:
+        return context
+    pairs = [
+        (sanitizer.safe_text(key, hits), sanitizer.safe_text(value, hits))
+        for key, value in state.items()
+    ]
+    if pairs == list(state.items()):
+        return context
+    return SpanContext(
+        context.trace_id,
+        context.span_id,
+        context.is_remote,
+        context.trace_flags,
+        TraceState(pairs),
+    )
+
+
+def _context_without_state(context: Any) -> Any:
+    if not getattr(context, "trace_state", None):
+        return context
+    return SpanContext(context.trace_id, context.span_id, context.is_remote, context.trace_flags)
+
+
+def _scope_texts(scope: InstrumentationScope) -> tuple[str, str | None, str]:
+    return scope.name, scope.version, scope.schema_url
 
 
 def call_with_timeout(method: Any, timeout_millis: float | None) -> Any:

@@ -37,7 +37,15 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, StatusCode
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+    set_span_in_context,
+)
 from test_cases import CASES, _input_of, expected_for
 
 from otelpriv._distro import (
@@ -76,11 +84,20 @@ def _tracing(processor_for: Any, limits: SpanLimits | None = None) -> tuple[Any,
 
 def _full_span(provider: TracerProvider) -> None:
     """A span with personal data in every field an SDK span has."""
-    tracer = provider.get_tracer("shop.checkout", attributes={"scope.owner": EMAIL})
+    tracer = provider.get_tracer(
+        "shop.checkout",
+        schema_url=f"https://schemas.example.com/{EMAIL}",
+        attributes={"scope.owner": EMAIL},
+    )
     with tracer.start_as_current_span("checkout") as other:
         linked = other.get_span_context()
+    state = TraceState([("shop", f"customer-{EMAIL.replace('@', '-at-')}"), ("vendor", EMAIL)])
+    parent = SpanContext(1, 2, is_remote=True, trace_flags=TraceFlags(1), trace_state=state)
+    linked = SpanContext(linked.trace_id, linked.span_id, False, TraceFlags(1), state)
     links = [Link(linked, {"link.reason": f"retry for {EMAIL}"})]
-    with tracer.start_as_current_span(f"charge {EMAIL}", links=links) as span:
+    context = set_span_in_context(NonRecordingSpan(parent))
+    with tracer.start_as_current_span(f"charge {EMAIL}", context, links=links) as span:
+        span.set_attribute(f"customer {EMAIL}", True)
         span.set_attribute("enduser.id", EMAIL)
         span.set_attribute("http.request.header.authorization", ["Bearer abc.def"])
         span.set_attribute("app.cards", [CARD, "none"])
@@ -97,6 +114,7 @@ def _exported_span(exporter: InMemorySpanExporter) -> Any:
 def _assert_full_span_clean(span: Any, key_ring: KeyRing) -> None:
     assert span.name == "charge [EMAIL]"
     assert _plain(span.attributes) == {
+        "customer [EMAIL]": True,
         "enduser.id": pseudonym_for(key_ring.active, EMAIL),
         "http.request.header.authorization": ["[REDACTED]"],
         "app.cards": ["[CREDIT_CARD]", "none"],
@@ -110,6 +128,11 @@ def _assert_full_span_clean(span: Any, key_ring: KeyRing) -> None:
     assert exception.attributes["exception.message"] == "card [CREDIT_CARD] declined for [EMAIL]"
     assert EMAIL not in exception.attributes["exception.stacktrace"]
     assert dict(span.links[0].attributes) == {"link.reason": "retry for [EMAIL]"}
+    clean_state = {"shop": "customer-jonas.berg-at-example.org", "vendor": "[EMAIL]"}
+    assert dict(span.context.trace_state) == dict(span.links[0].context.trace_state)
+    assert dict(span.context.trace_state) == clean_state
+    assert span.context.span_id == span.get_span_context().span_id
+    assert span.instrumentation_scope.schema_url == "https://schemas.example.com/[EMAIL]"
     assert span.status.status_code is StatusCode.ERROR
     assert span.status.description == "declined for [EMAIL]"
     assert span.resource.attributes["team.contact"] == "[EMAIL]"
@@ -184,7 +207,7 @@ def test_attributes_dropped_for_limits_are_still_counted(engine: Engine) -> None
     )
     _full_span(provider)
     span = _exported_span(exporter)
-    assert span.dropped_attributes == 2 and len(span.attributes) == 2
+    assert span.dropped_attributes == 3 and len(span.attributes) == 2
     assert EMAIL not in str(dict(span.attributes))
 
 
@@ -239,6 +262,7 @@ def test_every_field_of_a_log_record(engine: Engine, key_ring: KeyRing, path: st
         body={"message": f"order for {EMAIL}", "password": "hunter2", "items": [CARD, 2]},
         attributes={"user.email": EMAIL, "app.note": f"paid with {CARD}"},
         event_name=f"order for {EMAIL}",
+        severity_text=f"WARN {EMAIL}",
         exception=error,
     )
     _emit(provider, body=f"plain text for {EMAIL}")
@@ -252,6 +276,7 @@ def test_every_field_of_a_log_record(engine: Engine, key_ring: KeyRing, path: st
     assert structured.attributes["app.note"] == "paid with [CREDIT_CARD]"
     assert structured.attributes["exception.message"] == "card [CREDIT_CARD] declined for [EMAIL]"
     assert structured.event_name == "order for [EMAIL]"
+    assert structured.severity_text == "WARN [EMAIL]"
     assert structured.exception is None
     assert text.body == "plain text for [EMAIL]"
     record = exporter.get_finished_logs()[0]
@@ -288,7 +313,7 @@ def _metrics_data() -> MetricsData:
     gauge = NumberDataPoint({"queue": "orders"}, 1, 2, 4)
     metrics = [
         Metric("http.server.duration", None, "ms", Histogram([histogram], 1)),
-        Metric("queue.depth", None, "1", Gauge([gauge])),
+        Metric("queue.depth", f"orders of {EMAIL}", "1", Gauge([gauge])),
     ]
     scope = ScopeMetrics(InstrumentationScope("shop", attributes={"o": EMAIL}), metrics, "")
     return MetricsData([ResourceMetrics(Resource(RESOURCE), [scope], "")])
@@ -302,6 +327,7 @@ def test_metric_points_exemplars_resource_and_scope(engine: Engine, key_ring: Ke
     resource_metrics = keeper.batches[0].resource_metrics[0]
     scope_metrics = resource_metrics.scope_metrics[0]
     histogram, gauge = (metric.data.data_points[0] for metric in scope_metrics.metrics)
+    assert scope_metrics.metrics[1].description == "orders of [EMAIL]"
     assert dict(histogram.attributes) == {"http.route": "/checkout", "app.customer": "[EMAIL]"}
     assert dict(histogram.exemplars[0].filtered_attributes) == {
         "client.address": "203.0.113.0",
@@ -321,8 +347,8 @@ def test_audit_counts_and_key_names_on_the_span(key_ring: KeyRing) -> None:
     )
     _full_span(provider)
     attributes = _exported_span(exporter).attributes
-    assert attributes["otelpriv.redacted.email"] == 6
-    assert attributes["otelpriv.redacted.user_id"] == 1
+    assert attributes["otelpriv.redacted.email"] == 8
+    assert attributes["otelpriv.redacted.user_id"] == attributes["otelpriv.redacted.key"] == 1
     assert "enduser.id" in attributes["otelpriv.redacted_keys"]
 
 
