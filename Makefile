@@ -1,4 +1,4 @@
-# One command each: `make demo` sets up and runs otelpriv on the sample shop telemetry,
+# One command each: `make demo` sets up and runs the relay on the sample shop telemetry,
 # `make test` sets up and runs the tests. Both create .venv on first use.
 
 PYTHON ?= python3
@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := .demo
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo demo-files test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -17,6 +17,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
+	$(BIN)/python examples/relay_demo.py $(DEMO)
+
+demo-files: setup
 	mkdir -p $(DEMO)
 	test -f $(DEMO)/demo.key || $(BIN)/otelpriv keygen $(DEMO)/demo.key
 	for signal in traces logs metrics; do \
@@ -34,6 +37,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/sanitize_bench.py
+	$(BIN)/python benchmarks/relay_bench.py --workers 2
 
 clean:
 	rm -rf $(VENV) $(DEMO)

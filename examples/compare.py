@@ -1,10 +1,11 @@
 """Show what otelpriv changed: each changed value of the sample telemetry, before and after.
 
 Usage: python examples/compare.py BEFORE_DIR AFTER_DIR
+       python examples/compare.py --pairs BEFORE.jsonl AFTER.jsonl
 
-Both folders hold shop-traces.jsonl, shop-logs.jsonl and shop-metrics.jsonl; the lines are
-paired in order. The sample data is invented, so printing it here is harmless; otelpriv itself
-never prints telemetry values.
+Both folders hold shop-traces.jsonl, shop-logs.jsonl and shop-metrics.jsonl (or the two files
+are given); the lines are paired in order. The sample data is invented, so printing it here is
+harmless; otelpriv itself never prints telemetry values.
 """
 
 from __future__ import annotations
@@ -56,21 +57,31 @@ def _walk(before: Any, after: Any, where: str, out: list[tuple[str, Any, Any]]) 
         out.append((where, before, after))
 
 
+def _compare(name: str, befores: list[str], afters: list[str]) -> None:
+    changes: list[tuple[str, Any, Any]] = []
+    for old, new in zip(befores, afters, strict=True):
+        _walk(json.loads(old), json.loads(new), "", changes)
+    print(f"\n== {name}: {len(changes)} value(s) changed")
+    for where, old, new in changes:
+        shown_old, shown_new = _pair(old, new)
+        print(f"  {where.strip()}\n      before: {shown_old}\n      after:  {shown_new}")
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
 def main() -> None:
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 3 and not (len(sys.argv) == 4 and sys.argv[1] == "--pairs"):
         sys.exit(__doc__)
+    if sys.argv[1] == "--pairs":
+        before, after = Path(sys.argv[2]), Path(sys.argv[3])
+        _compare(after.name, _lines(before), _lines(after))
+        return
     before_dir, after_dir = Path(sys.argv[1]), Path(sys.argv[2])
     for signal in SIGNALS:
         name = f"shop-{signal}.jsonl"
-        befores = (before_dir / name).read_text(encoding="utf-8").splitlines()
-        afters = (after_dir / name).read_text(encoding="utf-8").splitlines()
-        changes: list[tuple[str, Any, Any]] = []
-        for old, new in zip(befores, afters, strict=True):
-            _walk(json.loads(old), json.loads(new), signal, changes)
-        print(f"\n== {name}: {len(changes)} value(s) changed")
-        for where, old, new in changes:
-            shown_old, shown_new = _pair(old, new)
-            print(f"  {where}\n      before: {shown_old}\n      after:  {shown_new}")
+        _compare(name, _lines(before_dir / name), _lines(after_dir / name))
 
 
 if __name__ == "__main__":
