@@ -380,3 +380,16 @@ def test_embedded_file_output(tmp_path: Any, engine: Engine) -> None:
     assert json.loads(line)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["name"] == (
         "POST /checkout 0"
     )
+
+
+def test_example_relay_config_loads() -> None:
+    from pathlib import Path
+
+    from otelpriv._relay_config import load_relay_config
+
+    config = load_relay_config(
+        Path(__file__).parent.parent / "examples" / "relay.yaml", {"grpc.endpoint": "[::1]:0"}
+    )
+    assert config.http.cors_origins == ["https://shop.example.com"]
+    assert config.grpc.endpoint == "[::1]:0"
+    assert config.upstream.endpoint == "stdout"
