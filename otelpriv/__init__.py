@@ -8,7 +8,7 @@ Everything public is imported here; the modules behind it are private.
 from otelpriv._actions import Action
 from otelpriv._engine import Engine, Sanitizer
 from otelpriv._environment import OTELPRIV_KEY_FILE, OTELPRIV_POLICY, engine_from_files
-from otelpriv._errors import InputError, KeyFileError, OtelprivError, PolicyError
+from otelpriv._errors import ConfigError, InputError, KeyFileError, OtelprivError, PolicyError
 from otelpriv._otlp import (
     Outcome,
     sanitize_logs,
@@ -30,6 +30,7 @@ __all__ = [
     "OTELPRIV_KEY_FILE",
     "OTELPRIV_POLICY",
     "Action",
+    "ConfigError",
     "Engine",
     "InputError",
     "Key",

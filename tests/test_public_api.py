@@ -8,6 +8,7 @@ EXPECTED = {
     "OTELPRIV_KEY_FILE",
     "OTELPRIV_POLICY",
     "Action",
+    "ConfigError",
     "Engine",
     "InputError",
     "Key",
