@@ -12,7 +12,8 @@ class Action(str, Enum):
 
     ``keep`` passes it on, ``redact`` replaces it with a placeholder, ``mask`` keeps a
     harmless part (a card's last four digits, an IP address's network), ``hash`` replaces it
-    with the keyed pseudonym, ``drop`` removes the whole attribute. Anything else is refused when
+    with the keyed pseudonym, ``encrypt`` with a reversible token only the key holder can open
+    ("masked on read"), ``drop`` removes the whole attribute. Anything else is refused when
     the policy loads, so an unknown action can never mean pass-through.
     """
 
@@ -20,6 +21,7 @@ class Action(str, Enum):
     REDACT = "redact"
     MASK = "mask"
     HASH = "hash"
+    ENCRYPT = "encrypt"
     DROP = "drop"
 
 

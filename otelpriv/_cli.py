@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 import click
 
+from otelpriv._actions import Action
 from otelpriv._engine import Engine
 from otelpriv._environment import OTELPRIV_KEY_FILE, OTELPRIV_POLICY, engine_from_files
 from otelpriv._errors import OtelprivError
@@ -22,7 +23,7 @@ from otelpriv._otlp_io import (
     read_json_lines,
     read_proto_stream,
 )
-from otelpriv._pseudonym import generate_key_file
+from otelpriv._pseudonym import encrypt_for, generate_key_file, load_key_file, pseudonym_for
 from otelpriv._relay_config import load_relay_config
 from otelpriv._workers import run_workers
 
@@ -272,6 +273,52 @@ def relay(
 
 def _port(endpoint: str) -> int:
     return int(endpoint.rsplit(":", 1)[1])
+
+
+@main.command()
+@click.argument("identities", nargs=-1)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False),
+    envvar=OTELPRIV_KEY_FILE,
+    required=True,
+    help=f"The key file the relay and the SDK use [env: {OTELPRIV_KEY_FILE}].",
+)
+@click.option(
+    "--policy",
+    type=click.Path(dir_okay=False),
+    envvar=OTELPRIV_POLICY,
+    help=f"Policy file, to know hash from encrypt [env: {OTELPRIV_POLICY}].",
+)
+@click.option("--service", help="service.name whose policy applies [default: the shared one].")
+def pseudonym(
+    identities: tuple[str, ...], key_file: str, policy: str | None, service: str | None
+) -> None:
+    """Print what otelpriv writes for each IDENTITY (an e-mail or user id), to search for.
+
+    With no IDENTITY, reads one per line from stdin. Prints one line per key in the key file,
+    newest first: the value to paste into the backend's search, the key id, and whether the
+    key is the one writing now. Data written before a key rotation is found under the older
+    keys' values. Normalized as otelpriv normalizes (blanks trimmed, e-mails lower-cased).
+
+    \b
+    Example:
+      otelpriv pseudonym --key-file secrets/otelpriv.key freya.lind@example.com
+    """
+    try:
+        engine = engine_from_files(policy, key_file)
+        ring = load_key_file(key_file)
+    except OtelprivError as error:
+        raise _Failure(str(error)) from None
+    action = engine.for_service(service).policy.user_ids.action
+    if action not in (Action.HASH, Action.ENCRYPT):
+        raise _Failure(f"the policy's user_ids action is {action.value}: nothing to search for")
+    write = encrypt_for if action is Action.ENCRYPT else pseudonym_for
+    names = identities or tuple(line for line in sys.stdin.read().splitlines() if line.strip())
+    for identity in names:
+        for key in reversed(ring.keys):
+            state = "active" if key is ring.active else "older key"
+            click.echo(f"{write(key, identity)}\t{key.id}\t{state}")
 
 
 @main.command()

@@ -190,23 +190,29 @@ class Engine:
         return f"Engine(services={sorted(self._sanitizers)!r}, key_id={self.key_id!r})"
 
 
-def _uses_hash(policy: Policy) -> bool:
-    return (
-        Action.HASH in policy.detectors.values()
-        or Action.HASH in (policy.user_ids.action, policy.secrets.action, policy.addresses.action)
-        or policy.ips.action is Action.HASH
-        or any(rule.action is Action.HASH for rule in policy.rules)
-        or any(pattern.action is Action.HASH for pattern in policy.patterns)
-    )
+def _uses_key(policy: Policy) -> bool:
+    """Whether any rule of the policy pseudonymizes or encrypts, and so needs the key."""
+    keyed = (Action.HASH, Action.ENCRYPT)
+    actions = [
+        *policy.detectors.values(),
+        policy.user_ids.action,
+        policy.secrets.action,
+        policy.addresses.action,
+        policy.ips.action,
+        *(rule.action for rule in policy.rules),
+        *(pattern.action for pattern in policy.patterns),
+    ]
+    return any(action in keyed for action in actions)
 
 
 class Sanitizer:
     """The rules of one policy for one service, ready to run."""
 
     def __init__(self, policy: Policy, pseudonymizer: Pseudonymizer | None) -> None:
-        if pseudonymizer is None and _uses_hash(policy):
+        if pseudonymizer is None and _uses_key(policy):
             raise PolicyError(
-                "the policy pseudonymizes values (action: hash) but no key was given; create "
+                "the policy pseudonymizes values (action: hash or encrypt) but no key was given; "
+                "create "
                 "one with `otelpriv keygen KEYFILE` and pass --key-file KEYFILE or set "
                 "OTELPRIV_KEY_FILE"
             )
@@ -351,9 +357,9 @@ class Sanitizer:
                 raise DropValue
 
             return drop
-        if action is Action.HASH:
-            pseudonym = self._pseudonym
-            assert pseudonym is not None
+        if action is Action.HASH or action is Action.ENCRYPT:
+            assert self._pseudonym is not None
+            pseudonym = self._pseudonym if action is Action.HASH else self._pseudonym.encrypt
 
             def hash_(value: Any, hits: list[str]) -> Any:
                 if isinstance(value, list):

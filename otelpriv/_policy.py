@@ -98,7 +98,10 @@ class UserIds(_Section):
             "'.', '_' and '-', so userId and user_id match user.id."
         ),
     )
-    action: Action = Field(Action.HASH, description="hash (default), redact, drop or keep.")
+    action: Action = Field(
+        Action.HASH,
+        description="hash (default), encrypt (reversible by the key holder), redact, drop, keep.",
+    )
 
 
 class SecretKeys(_Section):

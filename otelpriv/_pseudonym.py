@@ -7,6 +7,10 @@ compute it from the e-mail a customer gives and search for it; without the key i
 reversed or confirmed by guessing. The key id lets keys rotate: a key file holds several keys,
 the newest writes, all of them still answer lookups.
 
+The ``encrypt`` action writes ``enc:<key id>:<token>`` instead: AES-SIV, deterministic
+authenticated encryption under a key derived from the same secret, so the token is as stable
+and searchable as a pseudonym, and the key holder alone can reveal it.
+
 Key material lives only in the key file (JSON, mode 0600) and in :class:`Key` objects whose
 ``repr`` shows the id alone.
 """
@@ -25,22 +29,32 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from otelpriv._errors import KeyFileError
 
 __all__ = [
+    "ENCRYPTED",
     "PSEUDONYM",
     "Key",
     "KeyRing",
     "Pseudonymizer",
     "generate_key_file",
     "load_key_file",
+    "encrypt_for",
     "normalize_identity",
     "pseudonym_for",
+    "reveal",
 ]
 
 _log = logging.getLogger("otelpriv")
 PSEUDONYM = re.compile(r"psn:[0-9a-f]{8}:[a-z2-7]{26}")
+ENCRYPTED = re.compile(r"enc:([0-9a-f]{8}):([A-Za-z0-9_-]{22,})")
 _KEY_BYTES = 32
+_ENCODED_AT = re.compile(r"%(?:25)?40|\uff20|\ufe6b|&#0*64;|\\u0040|\\x40")
 _CACHE_LIMIT = 65536
 
 
@@ -70,9 +84,15 @@ class KeyRing:
 
 
 def normalize_identity(value: object) -> str:
-    """Trim surrounding blanks; lower-case e-mails, whose domain and mailbox ignore case."""
+    """Trim surrounding blanks; lower-case e-mails, whose domain and mailbox ignore case.
+
+    An e-mail written with an encoded ``@`` (``%40``, ``＠``, ``&#64;``) is the same person as
+    the plain one, so the encodings are undone first.
+    """
     text = value if isinstance(value, str) else str(value)
     text = text.strip()
+    if "@" not in text and _ENCODED_AT.search(text):
+        text = _ENCODED_AT.sub("@", text).replace("%2E", ".").replace("%2e", ".")
     if "@" in text:
         text = text.lower()
     return text
@@ -86,16 +106,52 @@ def pseudonym_for(key: Key, value: object) -> str:
     return f"psn:{key.id}:{code}"
 
 
-class Pseudonymizer:
-    """Computes pseudonyms with the active key and remembers the recent ones.
+def _cipher(key: Key) -> AESSIV:
+    """AES-256-SIV under a key derived from the HMAC key: the two uses never share a key."""
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=64, salt=None, info=b"otelpriv encrypt v1"
+    ).derive(key.secret)
+    return AESSIV(derived)
 
-    Real telemetry repeats the same few thousand identities; the cache keeps HMAC off the hot
-    path. It is cleared, not evicted one by one, when full: cheaper and still bounded.
+
+def encrypt_for(key: Key, value: object) -> str:
+    """The reversible token of ``value``: deterministic, so it is stable and searchable."""
+    identity = normalize_identity(value).encode("utf-8", "surrogatepass")
+    sealed = _cipher(key).encrypt(identity, None)
+    return f"enc:{key.id}:" + base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")
+
+
+def reveal(ring: KeyRing, token: str) -> str:
+    """The identity behind an ``enc:`` token; any key of the ring that wrote it can open it.
+
+    Raises :class:`KeyFileError` when no key of the ring wrote it, and ``ValueError`` when the
+    token was altered (authenticated encryption refuses it).
+    """
+    match = ENCRYPTED.fullmatch(token.strip())
+    if match is None:
+        raise ValueError("not an otelpriv enc: token")
+    key = next((key for key in ring.keys if key.id == match.group(1)), None)
+    if key is None:
+        raise KeyFileError(f"no key with id {match.group(1)} in the key file")
+    sealed = base64.urlsafe_b64decode(match.group(2) + "=" * (-len(match.group(2)) % 4))
+    try:
+        return _cipher(key).decrypt(sealed, None).decode("utf-8", "surrogatepass")
+    except InvalidTag:
+        raise ValueError("the token was altered or is not from this key") from None
+
+
+class Pseudonymizer:
+    """Computes pseudonyms (and ``enc:`` tokens) with the active key, remembering recent ones.
+
+    Real telemetry repeats the same few thousand identities; the caches keep HMAC and AES off
+    the hot path. They are cleared, not evicted one by one, when full: cheaper and still
+    bounded.
     """
 
     def __init__(self, ring: KeyRing) -> None:
         self._key = ring.active
         self._cache: dict[str, str] = {}
+        self._sealed: dict[str, str] = {}
 
     @property
     def key_id(self) -> str:
@@ -105,11 +161,23 @@ class Pseudonymizer:
         text = value if isinstance(value, str) else str(value)
         found = self._cache.get(text)
         if found is None:
-            if PSEUDONYM.fullmatch(text):
+            if PSEUDONYM.fullmatch(text) or ENCRYPTED.fullmatch(text):
                 return text
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
             found = self._cache[text] = pseudonym_for(self._key, text)
+        return found
+
+    def encrypt(self, value: object) -> str:
+        """The reversible, deterministic token for ``value`` (the policy's ``encrypt``)."""
+        text = value if isinstance(value, str) else str(value)
+        found = self._sealed.get(text)
+        if found is None:
+            if ENCRYPTED.fullmatch(text) or PSEUDONYM.fullmatch(text):
+                return text
+            if len(self._sealed) >= _CACHE_LIMIT:
+                self._sealed.clear()
+            found = self._sealed[text] = encrypt_for(self._key, text)
         return found
 
     def __repr__(self) -> str:

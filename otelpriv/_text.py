@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from otelpriv._actions import Action, DropValue
 from otelpriv._detectors import DETECTORS, Detector
 from otelpriv._headers import scrub_cookie, scrub_set_cookie
+from otelpriv._pseudonym import Pseudonymizer
 from otelpriv._url import UrlError, UrlRules
 
 __all__ = ["TextRules"]
@@ -44,12 +45,8 @@ _LABELLED = frozenset({"labelled_secret", "sql_password", "cli_secret", "redis_a
 _URL_IN_TEXT = re.compile(
     r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}:[/\\]{1,3}[^\s\"'<>`]*[^\s\"'<>`.,;:!?)\]]"
 )
-_REFERENCE_IN_TEXT = re.compile(
-    r"(?<![\w/.:])/[^\s\"'<>`?]*\?[^\s\"'<>`]*[^\s\"'<>`.,;:!?)\]]"
-)
-_FALLBACK_USERINFO = re.compile(
-    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*:[/\\]+)(?P<userinfo>[^?#\s]*)@"
-)
+_REFERENCE_IN_TEXT = re.compile(r"(?<![\w/.:])/[^\s\"'<>`?]*\?[^\s\"'<>`]*[^\s\"'<>`.,;:!?)\]]")
+_FALLBACK_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*:[/\\]+)(?P<userinfo>[^?#\s]*)@")
 _COOKIE_IN_TEXT = re.compile(
     r"\b(?P<set>set-)?cookie(?P<q>\\?[\"']?)[ \t]*[:=][ \t]*(?P=q)(?P<value>[^\r\n\"'\\]*)",
     re.IGNORECASE,
@@ -139,7 +136,7 @@ class TextRules:
         placeholder: str,
         secret_params: frozenset[str],
         userinfo: str,
-        pseudonym: Callable[[str], str] | None,
+        pseudonym: Pseudonymizer | None,
         extra: tuple[Detector, ...] = (),
         skip: frozenset[str] = frozenset(),
     ) -> None:
@@ -167,6 +164,8 @@ class TextRules:
             return detector.mask
         if action is Action.HASH and self._pseudonym is not None:
             return self._pseudonym
+        if action is Action.ENCRYPT and self._pseudonym is not None:
+            return self._pseudonym.encrypt
         if action is Action.DROP:
             return _drop
         placeholder = detector.placeholder

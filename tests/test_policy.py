@@ -46,8 +46,8 @@ def test_example_policy_loads() -> None:
     [
         (
             "detectors:\n  email: scramble\n",
-            "detectors.email: Input should be 'keep', 'redact', 'mask', 'hash' or 'drop' "
-            "(got 'scramble')",
+            "detectors.email: Input should be 'keep', 'redact', 'mask', 'hash', 'encrypt' or "
+            "'drop' (got 'scramble')",
         ),
         ("detectors:\n  phone_number: redact\n", "detectors: Value error, unknown detector"),
         ("colour: red\n", "colour: unknown field (got 'red')"),
