@@ -43,7 +43,7 @@ __all__ = ["SdkSanitizer", "call_with_timeout"]
 
 _log = logging.getLogger("otelpriv")
 _CACHE_LIMIT = 256
-_CHEAP_FIELDS = ("_kind", "_parent", "_start_time", "_end_time")
+_SCALARS = frozenset({str, int, float, bool})
 
 
 def _build_engine(policy: Any, key_file: Any, engine: Engine | None) -> Engine:
@@ -161,26 +161,33 @@ class SdkSanitizer:
         keys: list[str] | None = [] if sanitizer.policy.audit.key_names else None
         name = sanitizer.safe_text(span.name, hits)
         attributes = _attributes(sanitizer, span._attributes, hits, keys)
-        events = tuple(_event(sanitizer, event, hits, keys) for event in span.events)
-        links = tuple(_link(sanitizer, link, hits, keys) for link in span.links)
+        events = span._events
+        if events:
+            events = tuple(_event(sanitizer, event, hits, keys) for event in events)
+        links = span._links
+        if links:
+            links = tuple(_link(sanitizer, link, hits, keys) for link in links)
         context = _context(sanitizer, span.context, hits)
         status = span.status
         if status.description:
             description = sanitizer.safe_text(status.description, hits)
             if description is not status.description:
                 status = Status(status.status_code, description)
-        fields = {field: getattr(span, field) for field in _CHEAP_FIELDS}
-        fields.update(
-            _context=context,
-            _name=name,
-            _attributes=_audit(sanitizer, attributes, hits, keys),
-            _events=events,
-            _links=links,
-            _status=status,
-            _resource=resource,
-            _instrumentation_scope=self.scope(span.instrumentation_scope, sanitizer),
-            _instrumentation_info=getattr(span, "_instrumentation_info", None),
-        )
+        fields = {
+            "_context": context,
+            "_name": name,
+            "_attributes": _audit(sanitizer, attributes, hits, keys),
+            "_events": events,
+            "_links": links,
+            "_status": status,
+            "_resource": resource,
+            "_instrumentation_scope": self.scope(span.instrumentation_scope, sanitizer),
+            "_instrumentation_info": getattr(span, "_instrumentation_info", None),
+            "_kind": span.kind,
+            "_parent": span.parent,
+            "_start_time": span.start_time,
+            "_end_time": span.end_time,
+        }
         self._count(hits)
         return fields
 
@@ -192,19 +199,21 @@ class SdkSanitizer:
         found = self._resources.get(id(span.resource))
         resource = found[1] if found is not None and found[0] is span.resource else None
         placeholder = self.engine.policy.placeholder if self.engine is not None else "[REDACTED]"
-        fields = {field: getattr(span, field) for field in _CHEAP_FIELDS}
-        fields.update(
-            _context=_context_without_state(span.context),
-            _name=placeholder,
-            _attributes={},
-            _events=(),
-            _links=(),
-            _status=Status(span.status.status_code),
-            _resource=resource if resource is not None else Resource.get_empty(),
-            _instrumentation_scope=None,
-            _instrumentation_info=None,
-        )
-        return fields
+        return {
+            "_context": _context_without_state(span.context),
+            "_name": placeholder,
+            "_attributes": {},
+            "_events": (),
+            "_links": (),
+            "_status": Status(span.status.status_code),
+            "_resource": resource if resource is not None else Resource.get_empty(),
+            "_instrumentation_scope": None,
+            "_instrumentation_info": None,
+            "_kind": span.kind,
+            "_parent": span.parent,
+            "_start_time": span.start_time,
+            "_end_time": span.end_time,
+        }
 
     def log_record(self, record: Any) -> Any:
         """A sanitized copy of a ``ReadWriteLogRecord`` or ``ReadableLogRecord``; may raise.
@@ -306,10 +315,16 @@ def _plain(value: Any) -> Any:
 def _attributes(
     sanitizer: Sanitizer, attributes: Any, hits: list[str], keys: list[str] | None
 ) -> Any:
-    """Sanitized attributes, keeping the SDK's count of attributes dropped for limits."""
-    plain = attributes
-    if attributes and any(isinstance(value, tuple | Mapping) for value in attributes.values()):
-        plain = {key: _plain(value) for key, value in attributes.items()}
+    """Sanitized attributes, keeping the SDK's count of attributes dropped for limits.
+
+    The engine gets a plain dict (``BoundedAttributes.copy``): iterating one is several times
+    faster than iterating the SDK's mapping.
+    """
+    if not attributes:
+        return attributes
+    plain = attributes.copy() if isinstance(attributes, BoundedAttributes) else attributes
+    if any(type(value) not in _SCALARS for value in plain.values()):
+        plain = {key: _plain(value) for key, value in plain.items()}
     cleaned = sanitizer.attributes(plain, hits)
     if cleaned is plain:
         return attributes
