@@ -5,7 +5,7 @@ are thin: each owns one :class:`SdkSanitizer`, which turns an SDK item into a sa
 Nothing is changed in place, for two reasons: the SDK freezes a span's attributes before
 ``on_end`` runs, and the same item may also go to processors that are not ours.
 
-A copy shares every part that did not change, so a clean span costs a walk and no allocation.
+A copy shares every part that did not change (attribute maps, events, links, contexts).
 Resources and instrumentation scopes are the same few objects for every item; their sanitized
 copies are cached by identity. Failures are handled at two depths, as in the OTLP adapter: the
 engine redacts a value whole when its rule fails, and an item whose walk fails is dropped by the
@@ -331,7 +331,7 @@ def _attributes(
     if keys is not None:
         keys.extend(key for key, value in plain.items() if cleaned.get(key) is not value)
     if isinstance(attributes, BoundedAttributes) and attributes.dropped:
-        bounded = BoundedAttributes(attributes=cleaned, immutable=False)
+        bounded = BoundedAttributes(maxlen=None, attributes=cleaned, immutable=False)
         bounded.dropped = attributes.dropped
         return bounded
     return cleaned
