@@ -20,6 +20,7 @@ Scrub = Callable[[str, list[str]], str]
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _PORT = re.compile(r"(?::\d*)?")
 _SEPARATOR = re.compile(r"[&;]")
+_DIGIT = re.compile(r"\d")
 _NAMES = re.compile(r"(?:^|[&;])([^&;=]*)=")
 
 
@@ -137,4 +138,6 @@ class UrlRules:
             port = colon + port
         if not _PORT.fullmatch(port):
             raise UrlError("port is not a number")
+        if ":" not in host and not _DIGIT.search(host):
+            return userinfo + host + port
         return userinfo + self.scrub(host, hits) + port
