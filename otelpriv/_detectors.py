@@ -32,7 +32,7 @@ class Detector:
     id: str
     pattern: re.Pattern[str]
     placeholder: str
-    validate: Callable[[re.Match[str]], bool] | None = None
+    validate: Callable[[re.Match[str]], bool | tuple[int, int]] | None = None
     mask: Callable[[str], str] | None = None
     groups: tuple[int | str, ...] = (0,)
     trigger: str | None = None
@@ -83,9 +83,21 @@ def _has_issuer(digits: str) -> bool:
     return False
 
 
-def _card_valid(match: re.Match[str]) -> bool:
-    """Luhn always; an issuer prefix too unless grouped with the gaps cards are printed with."""
-    text = match.group(0)
+def _card_valid(match: re.Match[str]) -> bool | tuple[int, int]:
+    """Luhn always; an issuer prefix too unless grouped with the gaps cards are printed with.
+
+    Four groups and a fifth of three digits may be a card and its security code: when the
+    whole fails, the first sixteen digits are tried alone (the span to replace is returned).
+    """
+    if _card_text_valid(match.group(0)):
+        return True
+    tail = _CVV_TAIL.search(match.group(0))
+    if tail is not None and _card_text_valid(match.group(0)[: tail.start()]):
+        return match.start(), match.start() + tail.start()
+    return False
+
+
+def _card_text_valid(text: str) -> bool:
     digits = re.sub(r"%20|\D", "", text)
     if not 13 <= len(digits) <= 19 or not luhn_valid(digits):
         return False
@@ -158,6 +170,9 @@ def _ipv6_valid(match: re.Match[str]) -> bool:
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|[01]?\d?\d)"
 _EMAIL_AT = r"(?:@|%40|%2540|\uff20|\ufe6b|&\#0*64;|\\u0040|\\x40)"
+_CVV_TAIL = re.compile(
+    r"(?:%20|\+|[ \t\u00a0\u2007\u2009\u200b\u202f]{1,2}|[\u2010-\u2014-]|[._/])\d{3}$"
+)
 _CARD_GAP = r"(?:%20|\+|[ \t\u00a0\u2007\u2009\u200b\u202f]{1,2}|[\u2010-\u2014-]|[._/])"
 _ASSET_SUFFIXES = frozenset(
     {"png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "ico", "bmp", "tif", "tiff"}
@@ -186,8 +201,6 @@ def _email_valid(match: re.Match[str]) -> bool:
     """Not an image name (``logo@2x.png``) and not a generic SSH user (``git@host``)."""
     domain = match.group("domain").lower()
     if domain.rsplit(".", 1)[-1] in _ASSET_SUFFIXES:
-        return False
-    if re.match(r"\d+(?:\.\d+)?x\.", domain):
         return False
     return match.group("local").lower() not in _NOT_PEOPLE
 
@@ -335,7 +348,7 @@ DETECTORS: dict[str, Detector] = {
                 r"(?:" + _CARD_GAP + r"\d{3})?"
                 r"|\d{4}" + _CARD_GAP + r"\d{6}" + _CARD_GAP + r"\d{4,5}"
                 r"|\d{13,19}"
-                r")(?![A-Za-z0-9]|[.-]\d)"
+                r")(?![A-Za-z0-9]|\.\d)"
             ),
             placeholder="[CREDIT_CARD]",
             validate=_card_valid,

@@ -37,7 +37,9 @@ Handler = Callable[[Any, list[str]], Any]
 _REQUEST_HEADER = "http.request.header."
 _RESPONSE_HEADER = "http.response.header."
 _FORM = re.compile(r"[\w.%\[\]-]+=[^&\s]*(?:&[\w.%\[\]-]+=[^&\s]*)+")
-_URL_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://\S")
+_URL_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://\S+")
+_SPACE = re.compile(r"\s")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
 _CACHE_LIMIT = 32768
 _HOLDER_WORDS = frozenset({"", "value", "val", "raw", "plain", "text", "data", "str", "string"})
@@ -249,8 +251,8 @@ class Sanitizer:
         urls = self.text_rules.urls
         self.text = _memo(self._text)
         self.url = _memo(self.text_rules.url)
-        self._query = _memo(urls.params)
-        self._fragment = _memo(urls.fragment)
+        self._query = _memo(partial(self._url_part, urls.params))
+        self._fragment = _memo(partial(self._url_part, urls.fragment))
         self._version_text = _memo(self._versions.scrub)
         self._cookie = _memo(partial(scrub_cookie, placeholder=self.placeholder))
         self._set_cookie = _memo(partial(scrub_set_cookie, placeholder=self.placeholder))
@@ -362,7 +364,7 @@ class Sanitizer:
             pseudonym = self._pseudonym if action is Action.HASH else self._pseudonym.encrypt
 
             def hash_(value: Any, hits: list[str]) -> Any:
-                if isinstance(value, list):
+                if isinstance(value, list | tuple):
                     return [hash_(item, hits) for item in value]
                 if isinstance(value, dict | bytes) or value is None:
                     return redact(value, hits)
@@ -381,7 +383,7 @@ class Sanitizer:
         placeholder = self.placeholder
 
         def redact(value: Any, hits: list[str]) -> Any:
-            if isinstance(value, list):
+            if isinstance(value, list | tuple):
                 out = [redact(item, hits) for item in value]
                 return value if _same(out, value) else out
             if value == placeholder or value in ("", None) or isinstance(value, bool):
@@ -397,7 +399,7 @@ class Sanitizer:
         def handle(value: Any, hits: list[str]) -> Any:
             if isinstance(value, str):
                 return scrub(value, hits)
-            if isinstance(value, list):
+            if isinstance(value, list | tuple):
                 out = [handle(item, hits) for item in value]
                 return value if _same(out, value) else out
             return self.auto(value, hits)
@@ -423,7 +425,7 @@ class Sanitizer:
             return value
         if isinstance(value, bytes):
             return self.text(value.decode("utf-8", "replace"), hits)
-        if isinstance(value, list):
+        if isinstance(value, list | tuple):
             out = [self.auto(item, hits) for item in value]
             return value if _same(out, value) else out
         if isinstance(value, dict):
@@ -453,7 +455,7 @@ class Sanitizer:
             except DropValue:
                 changed = True
                 continue
-            renamed = self.rename(name, hits)
+            renamed = _unique(self.rename(name, hits), out)
             changed = changed or cleaned is not item or renamed is not name
             out[renamed] = cleaned
         return out if changed else value
@@ -471,11 +473,17 @@ class Sanitizer:
 
     def _text(self, text: str, hits: list[str]) -> str:
         """Free text; URL-shaped values get the URL rules, form-encoded ones the query rules."""
-        if _URL_VALUE.match(text):
+        if _URL_VALUE.fullmatch(text):
             return self.text_rules.url(text, hits)
         if "=" in text and "&" in text and _FORM.fullmatch(text):
             return self.text_rules.urls.params(text, hits)
         return self.text_rules.scrub(text, hits)
+
+    def _url_part(self, scrub: Callable[[str, list[str]], str], value: str, hits: list[str]) -> str:
+        """A query or fragment value; one with white space in it is prose, not a URL part."""
+        if _SPACE.search(value):
+            return self._text(value, hits)
+        return scrub(value, hits)
 
     def _mask_ip(self, value: str, hits: list[str]) -> str:
         text = value.strip()
@@ -510,7 +518,7 @@ class Sanitizer:
                 continue
             except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
                 cleaned = self._failed(error, hits)
-            name = self.rename(key, hits)
+            name = _unique(self.rename(key, hits), out)
             changed = changed or cleaned is not value or name is not key
             out[name] = cleaned
         return out if changed else attributes
@@ -560,7 +568,11 @@ def _memo(scrub: Callable[[str, list[str]], str]) -> Callable[[str, list[str]], 
             hits.extend(rules)
             return out
         local: list[str] = []
-        out = scrub(value, local)
+        text = value
+        if _SURROGATE.search(text):
+            local.append("utf8")
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        out = scrub(text, local)
         changed = out != value
         if len(value) <= _CACHE_MAX_LENGTH:
             if len(cache) >= _CACHE_LIMIT:
@@ -588,6 +600,16 @@ def _log_failure(error: Exception) -> None:
 
 def _keep(value: Any, hits: list[str]) -> Any:
     return value
+
+
+def _unique(key: str, taken: Mapping[str, Any]) -> str:
+    """Two keys that sanitize to the same name both stay: the later gets ``#2``, ``#3``…"""
+    if key not in taken:
+        return key
+    number = 2
+    while f"{key}#{number}" in taken:
+        number += 1
+    return f"{key}#{number}"
 
 
 def _same(new: list[Any], old: list[Any]) -> bool:

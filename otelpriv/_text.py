@@ -41,11 +41,27 @@ _ORDER = (
     "ipv4_host",
 )
 
-_LABELLED = frozenset({"labelled_secret", "sql_password", "cli_secret", "redis_auth"})
-_URL_IN_TEXT = re.compile(
-    r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}:[/\\]{1,3}[^\s\"'<>`]*[^\s\"'<>`.,;:!?)\]]"
+_SPACE = re.compile(r"\s")
+_ACROSS_URLS = frozenset(
+    {
+        "private_key",
+        "labelled_secret",
+        "sql_password",
+        "cli_secret",
+        "redis_auth",
+        "bearer",
+        "jwt",
+        "api_key",
+        "credit_card",
+        "iban",
+        "us_ssn",
+    }
 )
-_REFERENCE_IN_TEXT = re.compile(r"(?<![\w/.:])/[^\s\"'<>`?]*\?[^\s\"'<>`]*[^\s\"'<>`.,;:!?)\]]")
+_LABELLED = frozenset({"labelled_secret", "sql_password", "cli_secret", "redis_auth"})
+_URL_TOKENS = re.compile(
+    r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}:[/\\]{1,3}[^\s\"'<>`]*[^\s\"'<>`.,;:!?)]"
+    r"|(?<![\w/.:])/[^\s\"'<>`?]*\?[^\s\"'<>`]*[^\s\"'<>`.,;:!?)]"
+)
 _FALLBACK_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*:[/\\]+)(?P<userinfo>[^?#\s]*)@")
 _COOKIE_IN_TEXT = re.compile(
     r"\b(?P<set>set-)?cookie(?P<q>\\?[\"']?)[ \t]*[:=][ \t]*(?P=q)(?P<value>[^\r\n\"'\\]*)",
@@ -70,10 +86,14 @@ class _Pass:
         out: list[str] = []
         last = 0
         for match in detector.pattern.finditer(text):
-            if detector.validate is not None and not detector.validate(match):
-                continue
             group = _sensitive_group(match, detector.groups)
             start, end = match.span(group)
+            if detector.validate is not None:
+                verdict = detector.validate(match)
+                if not verdict:
+                    continue
+                if verdict is not True:
+                    start, end = verdict
             found = text[start:end]
             replacement = self.replace(found)
             if replacement == found:
@@ -154,6 +174,7 @@ class TextRules:
                 continue
             passes.append(_Pass(detector, self._replacer(detector, action)))
         self._all = _Scanner(passes)
+        self._across = _Scanner([p for p in passes if p.detector.id in _ACROSS_URLS])
         values = _Scanner([p for p in passes if p.detector.id not in _LABELLED])
         self.urls = UrlRules(
             secret_params, placeholder, userinfo, self._all.scan, values.scan, values.gate
@@ -174,11 +195,27 @@ class TextRules:
         return lambda found: placeholder
 
     def scrub(self, text: str, hits: list[str]) -> str:
-        """Run every pass over ``text``; URLs found in it get the URL rules."""
-        if self._url_on and (":/" in text or ":\\" in text):
-            text = _URL_IN_TEXT.sub(lambda match: self._url_token(match, hits), text)
-        if self._url_on and "?" in text and "/" in text:
-            text = _REFERENCE_IN_TEXT.sub(lambda match: self._url_token(match, hits), text)
+        """Run every pass over ``text``; URLs found in it get the URL rules.
+
+        Secrets and cards that may run across a URL's end (``?q=4111 1111 1111 1111``) are
+        replaced over the whole text first. Then URLs are taken out and the prose between them
+        is scanned apart, so the text passes never reach into a URL the URL rules settled: a
+        second run over the result finds nothing new.
+        """
+        if self._url_on and (":/" in text or ":\\" in text or ("?" in text and "/" in text)):
+            text = self._across.scan(text, hits)
+            out: list[str] = []
+            last = 0
+            for match in _URL_TOKENS.finditer(text):
+                out.append(self._prose(text[last : match.start()], hits))
+                out.append(self.url(match.group(), hits))
+                last = match.end()
+            if out:
+                out.append(self._prose(text[last:], hits))
+                return "".join(out)
+        return self._prose(text, hits)
+
+    def _prose(self, text: str, hits: list[str]) -> str:
         if self._cookie_on and ("ookie" in text or "OOKIE" in text):
             text = _COOKIE_IN_TEXT.sub(lambda match: self._cookie_line(match, hits), text)
         return self.scrub_plain(text, hits)
@@ -196,6 +233,8 @@ class TextRules:
         try:
             return self.urls.url(url, hits)
         except UrlError:
+            if _SPACE.search(url):
+                return self.scrub(url, hits)
             match = _FALLBACK_USERINFO.match(url)
             if match is not None:
                 hidden = self.urls.userinfo
@@ -206,9 +245,6 @@ class TextRules:
                 rest = self.scrub_plain(url[match.end() :], hits)
                 return match.group("head") + redacted + "@" + rest
             return self.scrub_plain(url, hits)
-
-    def _url_token(self, match: re.Match[str], hits: list[str]) -> str:
-        return self.url(match.group(), hits)
 
     def _cookie_line(self, match: re.Match[str], hits: list[str]) -> str:
         value = match.group("value")

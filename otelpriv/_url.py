@@ -21,6 +21,8 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _PORT = re.compile(r"(?::\d*)?")
 _SEPARATOR = re.compile(r"[&;]")
 _DIGIT = re.compile(r"\d")
+_SPACE = re.compile(r"\s")
+_SUFFIX_MIN = 5
 _NAMES = re.compile(r"(?:^|[&;])([^&;=]*)=")
 
 
@@ -43,8 +45,8 @@ def normalize_param(name: str) -> str:
 class UrlRules:
     """What a policy says about URLs.
 
-    ``scrub`` runs the free-text detectors over the host, path, fragment and parameter values;
-    ``scrub_value`` runs them over parameter names and bare parameters, without the label
+    ``scrub`` runs the free-text detectors over the host, path, fragment, parameter values and
+    bare parameters; ``scrub_value`` runs them over parameter names, without the label
     detectors (``name=value`` is this module's job). ``value_gate`` tells cheaply whether
     ``scrub_value`` could find anything in a whole query.
     """
@@ -57,12 +59,20 @@ class UrlRules:
     value_gate: Callable[[str], object]
 
     def url(self, url: str, hits: list[str]) -> str:
-        """Sanitize an absolute URL or a reference (``/path?query#fragment``) in place."""
+        """Sanitize an absolute URL or a reference (``/path?query#fragment``) in place.
+
+        A value with white space in it is not one URL: it raises :class:`UrlError` so that the
+        free-text rules, which find the URLs inside, take it. Nested schemes
+        (``jdbc:postgresql://…``) are read through to the authority.
+        """
+        if _SPACE.search(url):
+            raise UrlError("white space: not a single URL")
         rest = url
         head = ""
         scheme = _SCHEME.match(url)
-        if scheme is not None:
-            head, rest = scheme.group(), url[scheme.end() :]
+        while scheme is not None:
+            head, rest = head + scheme.group(), rest[scheme.end() :]
+            scheme = _SCHEME.match(rest) if not rest.startswith("/") else None
         if rest.startswith("//"):
             end = len(rest)
             for char in "/?#":
@@ -71,8 +81,8 @@ class UrlRules:
                     end = found
             head += "//" + self._authority(rest[2:end], hits)
             rest = rest[end:]
-        elif scheme is not None and not rest.startswith("/"):
-            return head + self.scrub(rest, hits)
+        elif head and not rest.startswith("/"):
+            return self.scrub(url, hits)
         rest, hash_, fragment = rest.partition("#")
         path, question, query = rest.partition("?")
         out = head + self.scrub(path, hits)
@@ -86,10 +96,9 @@ class UrlRules:
         """Redact the values of sensitive parameters; scrub the other names and values."""
         if (
             ":" not in params
+            and params.count("=") <= params.count("&") + params.count(";") + 1
             and self.value_gate(params) is None
-            and not any(
-                normalize_param(name) in self.secret_params for name in _NAMES.findall(params)
-            )
+            and not any(self.secret_name(normalize_param(name)) for name in _NAMES.findall(params))
         ):
             return params
         out: list[str] = []
@@ -99,6 +108,14 @@ class UrlRules:
             out.append(separator.group())
             start = separator.end()
         return "".join(out)[:-1]
+
+    def secret_name(self, name: str) -> bool:
+        """A sensitive name, or one that ends in a long sensitive name (``db_password``)."""
+        if name in self.secret_params:
+            return True
+        return any(
+            name.endswith(secret) for secret in self.secret_params if len(secret) >= _SUFFIX_MIN
+        )
 
     def fragment(self, fragment: str, hits: list[str]) -> str:
         """A fragment of ``name=value`` pairs (OAuth implicit flow, SPA routes) is a query."""
@@ -112,8 +129,8 @@ class UrlRules:
     def _param(self, param: str, hits: list[str]) -> str:
         name, equals, value = param.partition("=")
         if not equals:
-            return self.scrub_value(param, hits)
-        if normalize_param(name) in self.secret_params:
+            return self.scrub(param, hits)
+        if self.secret_name(normalize_param(name)):
             if value in ("", self.placeholder):
                 return param
             hits.append("url_param")

@@ -138,3 +138,29 @@ def test_drop_under_allow_list_is_drop(key_ring: KeyRing) -> None:
     engine = Engine(parse_policy({"allow_keys": ["http.*"]}), key_ring)
     with pytest.raises(DropValue):
         engine.for_service(None).value("app.x", 1, [])
+
+
+def test_tuples_are_arrays(engine: Engine, key_ring: KeyRing) -> None:
+    sanitizer = engine.for_service(None)
+    hits: list[str] = []
+    cleaned = sanitizer.attributes(
+        {"http.request.header.cookie": ("session=abc",), "enduser.id": ("mia@example.com",)},
+        hits,
+    )
+    assert cleaned == {
+        "http.request.header.cookie": ["session=[REDACTED]"],
+        "enduser.id": [pseudonym_for(key_ring.active, "mia@example.com")],
+    }
+    assert "error" not in hits
+
+
+def test_keys_that_sanitize_alike_both_stay(engine: Engine) -> None:
+    cleaned = engine.for_service(None).attributes({"a@example.com": 1, "b@example.com": 2}, [])
+    assert cleaned == {"[EMAIL]": 1, "[EMAIL]#2": 2}
+
+
+@pytest.mark.parametrize("key", ["app.note", "url.full", "http.request.header.referer"])
+def test_lone_surrogates_become_replacement_characters(engine: Engine, key: str) -> None:
+    out = engine.for_service(None).value(key, "x\ud812y", [])
+    assert out == "x\ufffdy"
+    out.encode("utf-8")
