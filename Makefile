@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := .demo
 
-.PHONY: setup demo demo-files test lint bench clean
+.PHONY: setup demo demo-files test lint bench proto clean
 
 setup: $(VENV)/.installed
 
@@ -38,6 +38,9 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/sanitize_bench.py
 	$(BIN)/python benchmarks/relay_bench.py --workers 2
+
+proto: setup
+	$(BIN)/python scripts/generate_proto.py
 
 clean:
 	rm -rf $(VENV) $(DEMO)

@@ -1,4 +1,4 @@
-"""The ``otelpriv`` command line: sanitize files offline, and make pseudonym keys."""
+"""The ``otelpriv`` command line: the relay, offline sanitizing, keys, and the help desk."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from otelpriv._actions import Action
 from otelpriv._engine import Engine
 from otelpriv._environment import OTELPRIV_KEY_FILE, OTELPRIV_POLICY, engine_from_files
 from otelpriv._errors import OtelprivError
+from otelpriv._identity_cli import identity_server, token_hash
 from otelpriv._otlp import sanitize_request
 from otelpriv._otlp_io import (
     OtlpDecodeError,
@@ -335,6 +336,10 @@ def keygen(key_file: str, add: bool) -> None:
     except OtelprivError as error:
         raise _Failure(str(error)) from None
     click.echo(f"wrote key {key.id} to {key_file}", err=True)
+
+
+main.add_command(identity_server)
+main.add_command(token_hash)
 
 
 if __name__ == "__main__":

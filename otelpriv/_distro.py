@@ -34,6 +34,11 @@ from opentelemetry.sdk.environment_variables import (
     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
 )
 
+from otelpriv._environment import (
+    OTELPRIV_LOGS_EXPORTER,
+    OTELPRIV_METRICS_EXPORTER,
+    OTELPRIV_TRACES_EXPORTER,
+)
 from otelpriv._exporters import PrivacyLogExporter, PrivacyMetricExporter, PrivacySpanExporter
 
 __all__ = [
@@ -51,17 +56,6 @@ __all__ = [
     "OtlpSpanExporter",
     "wrapped_exporter",
 ]
-
-OTELPRIV_TRACES_EXPORTER = "OTELPRIV_TRACES_EXPORTER"
-"""The span exporter that ``OTEL_TRACES_EXPORTER=otelpriv`` wraps: a name in the group
-``opentelemetry_traces_exporter`` (``otlp``, ``otlp_proto_http``, ``console``, …). Default
-``otlp``."""
-
-OTELPRIV_LOGS_EXPORTER = "OTELPRIV_LOGS_EXPORTER"
-"""The log exporter that ``OTEL_LOGS_EXPORTER=otelpriv`` wraps. Default ``otlp``."""
-
-OTELPRIV_METRICS_EXPORTER = "OTELPRIV_METRICS_EXPORTER"
-"""The metric exporter that ``OTEL_METRICS_EXPORTER=otelpriv`` wraps. Default ``otlp``."""
 
 _NAME_VARIABLE = {
     "traces": OTELPRIV_TRACES_EXPORTER,

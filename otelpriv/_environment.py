@@ -8,7 +8,14 @@ from otelpriv._engine import Engine
 from otelpriv._policy import Policy, load_policy
 from otelpriv._pseudonym import load_key_file
 
-__all__ = ["OTELPRIV_KEY_FILE", "OTELPRIV_POLICY", "engine_from_files"]
+__all__ = [
+    "OTELPRIV_KEY_FILE",
+    "OTELPRIV_LOGS_EXPORTER",
+    "OTELPRIV_METRICS_EXPORTER",
+    "OTELPRIV_POLICY",
+    "OTELPRIV_TRACES_EXPORTER",
+    "engine_from_files",
+]
 
 OTELPRIV_POLICY = "OTELPRIV_POLICY"
 """Path of the YAML policy file. Unset: the built-in default policy."""
@@ -16,6 +23,18 @@ OTELPRIV_POLICY = "OTELPRIV_POLICY"
 OTELPRIV_KEY_FILE = "OTELPRIV_KEY_FILE"
 """Path of the pseudonym key file written by ``otelpriv keygen``. Needed when the policy
 pseudonymizes (the default policy does, for user identifiers)."""
+
+
+OTELPRIV_TRACES_EXPORTER = "OTELPRIV_TRACES_EXPORTER"
+"""The span exporter that ``OTEL_TRACES_EXPORTER=otelpriv`` wraps: a name in the group
+``opentelemetry_traces_exporter`` (``otlp``, ``otlp_proto_http``, ``console``, …). Default
+``otlp``."""
+
+OTELPRIV_LOGS_EXPORTER = "OTELPRIV_LOGS_EXPORTER"
+"""The log exporter that ``OTEL_LOGS_EXPORTER=otelpriv`` wraps. Default ``otlp``."""
+
+OTELPRIV_METRICS_EXPORTER = "OTELPRIV_METRICS_EXPORTER"
+"""The metric exporter that ``OTEL_METRICS_EXPORTER=otelpriv`` wraps. Default ``otlp``."""
 
 
 def engine_from_files(policy: str | None = None, key_file: str | None = None) -> Engine:

@@ -6,7 +6,10 @@ import otelpriv
 
 EXPECTED = {
     "OTELPRIV_KEY_FILE",
+    "OTELPRIV_LOGS_EXPORTER",
+    "OTELPRIV_METRICS_EXPORTER",
     "OTELPRIV_POLICY",
+    "OTELPRIV_TRACES_EXPORTER",
     "Action",
     "ConfigError",
     "Engine",
@@ -18,6 +21,11 @@ EXPECTED = {
     "Outcome",
     "Policy",
     "PolicyError",
+    "PrivacyLogExporter",
+    "PrivacyLogRecordProcessor",
+    "PrivacyMetricExporter",
+    "PrivacySpanExporter",
+    "PrivacySpanProcessor",
     "Sanitizer",
     "engine_from_files",
     "generate_key_file",
