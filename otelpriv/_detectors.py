@@ -27,6 +27,8 @@ class Detector:
     ``groups`` name the sensitive part of a match (the first that took part is replaced), while
     the rest of the match (a label such as ``password=``) stays in place. ``trigger`` is a cheap
     pattern that matches wherever ``pattern`` could: where it finds nothing, nothing is run.
+    Cheaper still, and checked first: ``needles`` (one must be in the lower-cased text) and
+    ``digits`` (the text must hold a digit).
     """
 
     id: str
@@ -36,6 +38,8 @@ class Detector:
     mask: Callable[[str], str] | None = None
     groups: tuple[int | str, ...] = (0,)
     trigger: str | None = None
+    needles: tuple[str, ...] = ()
+    digits: bool = False
     wrap: Callable[[re.Match[str], int | str, str], str] | None = None
 
 
@@ -229,6 +233,7 @@ DETECTORS: dict[str, Detector] = {
             ),
             placeholder="[REDACTED]",
             trigger=r"-----BEGIN",
+            needles=("-----begin",),
         ),
         Detector(
             id="labelled_secret",
@@ -251,6 +256,7 @@ DETECTORS: dict[str, Detector] = {
             placeholder="[REDACTED]",
             groups=("authq", "auth", "xml", "edq", "dq", "sq", "bare"),
             trigger=r"[:=>]",
+            needles=(":", "=", ">"),
             wrap=_json_quoted,
         ),
         Detector(
@@ -262,6 +268,7 @@ DETECTORS: dict[str, Detector] = {
             placeholder="[REDACTED]",
             groups=("value",),
             trigger=r"(?i:password|identified)",
+            needles=("password", "identified"),
         ),
         Detector(
             id="cli_secret",
@@ -273,6 +280,7 @@ DETECTORS: dict[str, Detector] = {
             placeholder="[REDACTED]",
             groups=("value",),
             trigger=r"(?i:-(?:pass|token|secret|api|client))",
+            needles=("-pass", "-token", "-secret", "-api", "-client"),
         ),
         Detector(
             id="redis_auth",
@@ -283,6 +291,7 @@ DETECTORS: dict[str, Detector] = {
             placeholder="[REDACTED]",
             groups=("auth", "pass"),
             trigger=r"AUTH|(?i:requirepass|masterauth)",
+            needles=("auth", "requirepass", "masterauth"),
         ),
         Detector(
             id="bearer",
@@ -295,6 +304,7 @@ DETECTORS: dict[str, Detector] = {
             groups=("value",),
             validate=_credential_like,
             trigger=r"(?i:bearer|basic|digest|token|negotiate)(?:\s|%20)",
+            needles=("bearer", "basic", "digest", "token", "negotiate"),
         ),
         Detector(
             id="jwt",
@@ -304,6 +314,7 @@ DETECTORS: dict[str, Detector] = {
             ),
             placeholder="[REDACTED]",
             trigger=r"eyJ",
+            needles=("eyj",),
         ),
         Detector(
             id="api_key",
@@ -327,6 +338,20 @@ DETECTORS: dict[str, Detector] = {
                 r"[srp]k_|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|glpat-|npm_|/B[A-Z0-9]"
                 r"|bot\d"
             ),
+            needles=(
+                "k_",
+                "sk-",
+                "akia",
+                "asia",
+                "gh",
+                "github_pat_",
+                "xox",
+                "aiza",
+                "glpat-",
+                "npm_",
+                "/b",
+                "bot",
+            ),
         ),
         Detector(
             id="email",
@@ -339,6 +364,7 @@ DETECTORS: dict[str, Detector] = {
             placeholder="[EMAIL]",
             validate=_email_valid,
             trigger=r"[@\uff20\ufe6b]|%(?:25)?40|&\#0*64;|\\[ux]0{0,2}40",
+            needles=("@", "%40", "%2540", "\uff20", "\ufe6b", "&#", "\\u", "\\x"),
         ),
         Detector(
             id="credit_card",
@@ -354,6 +380,7 @@ DETECTORS: dict[str, Detector] = {
             validate=_card_valid,
             mask=_mask_card,
             trigger=r"\d{4}(?:%20|\+|[^\w\n]{0,2}|_)\d{4}",
+            digits=True,
         ),
         Detector(
             id="iban",
@@ -364,6 +391,7 @@ DETECTORS: dict[str, Detector] = {
             placeholder="[IBAN]",
             validate=_iban_valid,
             trigger=r"[A-Z]{2}\d\d",
+            digits=True,
         ),
         Detector(
             id="us_ssn",
@@ -372,6 +400,8 @@ DETECTORS: dict[str, Detector] = {
             ),
             placeholder="[SSN]",
             trigger=r"\d{3}-\d\d-",
+            needles=("-",),
+            digits=True,
         ),
         Detector(
             id="ipv6",
@@ -384,6 +414,7 @@ DETECTORS: dict[str, Detector] = {
             validate=_ipv6_valid,
             mask=mask_ipv6,
             trigger=r":[0-9A-Fa-f]{0,4}:",
+            needles=(":",),
         ),
         Detector(
             id="ipv4",
@@ -391,6 +422,8 @@ DETECTORS: dict[str, Detector] = {
             placeholder="[IP]",
             mask=mask_ipv4,
             trigger=r"\d\.\d{1,3}\.",
+            needles=(".",),
+            digits=True,
         ),
         Detector(
             id="ipv4_host",
@@ -400,6 +433,8 @@ DETECTORS: dict[str, Detector] = {
             placeholder="[IP]",
             mask=_mask_ipv4_host,
             trigger=r"[A-Za-z]-\d{1,3}-\d{1,3}-",
+            needles=("-",),
+            digits=True,
         ),
     )
 }

@@ -42,6 +42,7 @@ _ORDER = (
 )
 
 _SPACE = re.compile(r"\s")
+_DIGIT = re.compile(r"\d")
 _ACROSS_URLS = frozenset(
     {
         "private_key",
@@ -72,16 +73,28 @@ _COOKIE_IN_TEXT = re.compile(
 class _Pass:
     """One detector with the action the policy chose for it."""
 
-    __slots__ = ("detector", "replace", "trigger")
+    __slots__ = ("detector", "digits", "needles", "replace", "trigger")
 
     def __init__(self, detector: Detector, replace: Callable[[str], str]) -> None:
         self.detector = detector
         self.replace = replace
         self.trigger = re.compile(detector.trigger or "").search
+        self.needles = detector.needles
+        self.digits = detector.digits
+
+    def may_match(self, text: str, low: str, digit: bool) -> bool:
+        """The cheap checks first (a digit, a lower-cased substring), then the trigger."""
+        if self.digits and not digit:
+            return False
+        if self.needles:
+            for needle in self.needles:
+                if needle in low:
+                    break
+            else:
+                return False
+        return self.trigger(text) is not None
 
     def run(self, text: str, hits: list[str]) -> str:
-        if self.trigger(text) is None:
-            return text
         detector = self.detector
         out: list[str] = []
         last = 0
@@ -111,28 +124,35 @@ class _Pass:
 
 
 class _Scanner:
-    """Ordered passes behind one gate: the passes' triggers joined into one pattern."""
+    """Ordered passes, each behind checks that cost a substring test on clean text.
 
-    __slots__ = ("gate", "passes")
+    One lower-cased copy and one digit search are shared by every pass; a pass's own pattern
+    runs only where its needles and trigger say it could match.
+    """
+
+    __slots__ = ("passes",)
 
     def __init__(self, passes: list[_Pass]) -> None:
         self.passes = passes
-        triggers = [p.detector.trigger for p in passes]
-        joined = "|".join(f"(?:{trigger})" for trigger in triggers)
-        self.gate: Callable[[str], object] = (
-            re.compile(joined).search if all(triggers) and triggers else _always
-        )
 
     def scan(self, text: str, hits: list[str]) -> str:
-        if self.gate(text) is None:
-            return text
+        low = text.lower()
+        digit = _DIGIT.search(text) is not None
         for detector_pass in self.passes:
-            text = detector_pass.run(text, hits)
+            if not detector_pass.may_match(text, low, digit):
+                continue
+            changed = detector_pass.run(text, hits)
+            if changed is not text:
+                text = changed
+                low = text.lower()
+                digit = _DIGIT.search(text) is not None
         return text
 
-
-def _always(text: str) -> bool:
-    return True
+    def gate(self, text: str) -> bool:
+        """Whether any pass could change ``text``."""
+        low = text.lower()
+        digit = _DIGIT.search(text) is not None
+        return any(detector_pass.may_match(text, low, digit) for detector_pass in self.passes)
 
 
 def _sensitive_group(match: re.Match[str], groups: tuple[int | str, ...]) -> int | str:

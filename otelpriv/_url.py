@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
 __all__ = ["UrlError", "UrlRules", "normalize_param"]
@@ -56,7 +56,8 @@ class UrlRules:
     userinfo: str
     scrub: Scrub
     scrub_value: Scrub
-    value_gate: Callable[[str], object]
+    value_gate: Callable[[str], bool]
+    _suffixes: tuple[str, ...] = field(init=False, repr=False, default=())
 
     def url(self, url: str, hits: list[str]) -> str:
         """Sanitize an absolute URL or a reference (``/path?query#fragment``) in place.
@@ -97,7 +98,7 @@ class UrlRules:
         if (
             ":" not in params
             and params.count("=") <= params.count("&") + params.count(";") + 1
-            and self.value_gate(params) is None
+            and not self.value_gate(params)
             and not any(self.secret_name(normalize_param(name)) for name in _NAMES.findall(params))
         ):
             return params
@@ -109,13 +110,13 @@ class UrlRules:
             start = separator.end()
         return "".join(out)[:-1]
 
+    def __post_init__(self) -> None:
+        suffixes = tuple(name for name in self.secret_params if len(name) >= _SUFFIX_MIN)
+        object.__setattr__(self, "_suffixes", suffixes)
+
     def secret_name(self, name: str) -> bool:
         """A sensitive name, or one that ends in a long sensitive name (``db_password``)."""
-        if name in self.secret_params:
-            return True
-        return any(
-            name.endswith(secret) for secret in self.secret_params if len(secret) >= _SUFFIX_MIN
-        )
+        return name in self.secret_params or name.endswith(self._suffixes)
 
     def fragment(self, fragment: str, hits: list[str]) -> str:
         """A fragment of ``name=value`` pairs (OAuth implicit flow, SPA routes) is a query."""
