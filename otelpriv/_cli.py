@@ -6,7 +6,7 @@ import logging
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import click
 
@@ -40,6 +40,27 @@ class _Failure(click.ClickException):
 
     def format_message(self) -> str:
         return self.message
+
+
+def _policy_option(help: str = "YAML policy file [default: built-in policy].") -> Any:
+    return click.option(
+        "--policy",
+        type=click.Path(dir_okay=False),
+        envvar=OTELPRIV_POLICY,
+        help=f"{help} [env: {OTELPRIV_POLICY}]",
+    )
+
+
+def _key_file_option(
+    required: bool = False, help: str = "Pseudonym key file from `otelpriv keygen`."
+) -> Any:
+    return click.option(
+        "--key-file",
+        type=click.Path(dir_okay=False),
+        envvar=OTELPRIV_KEY_FILE,
+        required=required,
+        help=f"{help} [env: {OTELPRIV_KEY_FILE}]",
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -92,18 +113,8 @@ def _read(source: BinaryIO, fmt: str, signal: str | None) -> list[tuple[Signal, 
     type=click.Choice([s.value for s in Signal]),
     help="Signal of binary input; JSON lines say it themselves.",
 )
-@click.option(
-    "--policy",
-    type=click.Path(dir_okay=False),
-    envvar=OTELPRIV_POLICY,
-    help=f"YAML policy file [env: {OTELPRIV_POLICY}; default: built-in policy].",
-)
-@click.option(
-    "--key-file",
-    type=click.Path(dir_okay=False),
-    envvar=OTELPRIV_KEY_FILE,
-    help=f"Pseudonym key file from `otelpriv keygen` [env: {OTELPRIV_KEY_FILE}].",
-)
+@_policy_option()
+@_key_file_option()
 @click.option(
     "-o",
     "--output",
@@ -200,18 +211,8 @@ def _print_report(by_key: Counter[tuple[str, str]], totals: Counter[str], reques
     "--upstream",
     help="grpc://host:port, grpcs://…, http(s)://host:port, file:PATH or stdout [default: stdout].",
 )
-@click.option(
-    "--policy",
-    type=click.Path(dir_okay=False),
-    envvar=OTELPRIV_POLICY,
-    help=f"YAML policy file [env: {OTELPRIV_POLICY}; default: built-in policy].",
-)
-@click.option(
-    "--key-file",
-    type=click.Path(dir_okay=False),
-    envvar=OTELPRIV_KEY_FILE,
-    help=f"Pseudonym key file from `otelpriv keygen` [env: {OTELPRIV_KEY_FILE}].",
-)
+@_policy_option()
+@_key_file_option()
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
@@ -278,19 +279,8 @@ def _port(endpoint: str) -> int:
 
 @main.command()
 @click.argument("identities", nargs=-1)
-@click.option(
-    "--key-file",
-    type=click.Path(dir_okay=False),
-    envvar=OTELPRIV_KEY_FILE,
-    required=True,
-    help=f"The key file the relay and the SDK use [env: {OTELPRIV_KEY_FILE}].",
-)
-@click.option(
-    "--policy",
-    type=click.Path(dir_okay=False),
-    envvar=OTELPRIV_POLICY,
-    help=f"Policy file, to know hash from encrypt [env: {OTELPRIV_POLICY}].",
-)
+@_key_file_option(required=True, help="The key file the relay and the SDK use.")
+@_policy_option(help="Policy file, to know hash from encrypt.")
 @click.option("--service", help="service.name whose policy applies [default: the shared one].")
 def pseudonym(
     identities: tuple[str, ...], key_file: str, policy: str | None, service: str | None

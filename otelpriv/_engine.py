@@ -525,20 +525,15 @@ class Sanitizer:
 
     def safe_text(self, text: str | None, hits: list[str]) -> str | None:
         """Free text such as a span name or status description, fail-closed."""
-        if not text:
-            return text
-        try:
-            return self.text(text, hits)
-        except DropValue:
-            hits.append("drop")
-            return self.placeholder
-        except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
-            return self._failed(error, hits)
+        return self._safely(self.text, text, hits) if text else text
 
     def safe_body(self, body: Any, hits: list[str]) -> Any:
         """A log body (string, map, array, scalar), fail-closed."""
+        return self._safely(self.auto, body, hits)
+
+    def _safely(self, handler: Handler, value: Any, hits: list[str]) -> Any:
         try:
-            return self.auto(body, hits)
+            return handler(value, hits)
         except DropValue:
             hits.append("drop")
             return self.placeholder

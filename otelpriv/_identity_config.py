@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from otelpriv._errors import ConfigError
-from otelpriv._policy import _substitute_env
+from otelpriv._config_files import read_yaml_mapping, validate
 from otelpriv._relay_config import TlsConfig, parse_endpoint
 
 __all__ = ["Caller", "IdentityConfig", "load_identity_config"]
@@ -108,22 +105,6 @@ def load_identity_config(
     path: str | os.PathLike[str], overrides: dict[str, Any] | None = None
 ) -> IdentityConfig:
     """Read and validate the YAML file; ``overrides`` (top-level fields) win where not None."""
-    location = Path(path)
-    source = str(location)
-    try:
-        loaded = yaml.safe_load(location.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"{source} cannot be read: {error.strerror}") from None
-    except yaml.YAMLError:
-        raise ConfigError(f"{source} is not valid YAML") from None
-    if loaded is not None and not isinstance(loaded, dict):
-        raise ConfigError(f"{source}: expected a mapping of fields")
-    document = _substitute_env(loaded or {}, source)
+    document = read_yaml_mapping(path)
     document.update({key: value for key, value in (overrides or {}).items() if value is not None})
-    try:
-        return IdentityConfig.model_validate(document)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        message = "unknown field" if problem["type"] == "extra_forbidden" else problem["msg"]
-        raise ConfigError(f"{source}: {where}: {message}") from None
+    return validate(IdentityConfig, document, str(path))

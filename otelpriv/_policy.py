@@ -17,13 +17,12 @@ import copy
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from otelpriv._actions import Action
+from otelpriv._config_files import read_yaml_mapping, substitute_env, validate
 from otelpriv._detectors import DETECTORS
 from otelpriv._errors import PolicyError
 
@@ -31,7 +30,6 @@ __all__ = ["Policy", "load_policy", "merge_service", "parse_policy"]
 
 MAX_PATTERN_LENGTH = 2000
 TEXT_DETECTORS = (*DETECTORS, "url", "cookie")
-_ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 # fmt: off
 _USER_ID_KEYS = (
@@ -294,24 +292,6 @@ class Policy(_Section):
         return value
 
 
-def _substitute_env(node: Any, source: str) -> Any:
-    """Replace ``${env:NAME}`` in every string; a variable that is not set refuses to load."""
-    if isinstance(node, str):
-
-        def lookup(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in os.environ:
-                raise PolicyError(f"{source}: environment variable {name} is not set")
-            return os.environ[name]
-
-        return _ENV.sub(lookup, node)
-    if isinstance(node, list):
-        return [_substitute_env(item, source) for item in node]
-    if isinstance(node, dict):
-        return {key: _substitute_env(item, source) for key, item in node.items()}
-    return node
-
-
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     merged = copy.deepcopy(dict(base))
     for key, value in override.items():
@@ -325,19 +305,7 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
 
 
 def _validate(document: Mapping[str, Any], source: str) -> Policy:
-    try:
-        return Policy.model_validate(document)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        message = problem["msg"]
-        if problem["type"] == "extra_forbidden":
-            message = "unknown field"
-        bad = problem.get("input")
-        shown = "" if isinstance(bad, dict | list) else f" (got {bad!r})"
-        more = len(error.errors()) - 1
-        tail = f"; and {more} more problem(s)" if more else ""
-        raise PolicyError(f"{source}: {where}: {message}{shown}{tail}") from None
+    return validate(Policy, document, source, PolicyError, show_value=True)
 
 
 def parse_policy(document: Any, source: str = "<policy>") -> Policy:
@@ -346,7 +314,7 @@ def parse_policy(document: Any, source: str = "<policy>") -> Policy:
         document = {}
     if not isinstance(document, Mapping):
         raise PolicyError(f"{source}: the policy must be a mapping of fields, not a list or text")
-    document = _substitute_env(document, source)
+    document = substitute_env(document, source, PolicyError)
     policy = _validate(document, source)
     for name in policy.services:
         merge_service(policy, name, source)
@@ -364,15 +332,4 @@ def merge_service(policy: Policy, service: str, source: str = "<policy>") -> Pol
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:
     """Read and validate a policy file."""
-    location = Path(path)
-    try:
-        text = location.read_text(encoding="utf-8")
-    except OSError as error:
-        raise PolicyError(f"policy file {location} cannot be read: {error.strerror}") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise PolicyError(f"policy file {location} is not valid YAML{where}") from None
-    return parse_policy(document, str(location))
+    return parse_policy(read_yaml_mapping(path, PolicyError), str(path))

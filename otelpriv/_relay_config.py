@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from otelpriv._errors import ConfigError
-from otelpriv._policy import _substitute_env
+from otelpriv._config_files import read_yaml_mapping, validate
 
 __all__ = ["RelayConfig", "UpstreamConfig", "load_relay_config", "parse_endpoint"]
 
@@ -155,20 +152,7 @@ def load_relay_config(
     path: str | os.PathLike[str] | None, overrides: dict[str, Any]
 ) -> RelayConfig:
     """Read the YAML file (if any), apply flag overrides (dotted keys), and validate."""
-    document: dict[str, Any] = {}
-    source = "relay configuration"
-    if path is not None:
-        location = Path(path)
-        source = str(location)
-        try:
-            loaded = yaml.safe_load(location.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise ConfigError(f"{source} cannot be read: {error.strerror}") from None
-        except yaml.YAMLError:
-            raise ConfigError(f"{source} is not valid YAML") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{source}: expected a mapping of sections")
-        document = _substitute_env(loaded or {}, source)
+    document = read_yaml_mapping(path) if path is not None else {}
     for dotted, value in overrides.items():
         if value is None:
             continue
@@ -177,10 +161,5 @@ def load_relay_config(
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    try:
-        return RelayConfig.model_validate(document)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        message = "unknown field" if problem["type"] == "extra_forbidden" else problem["msg"]
-        raise ConfigError(f"{source}: {where}: {message}") from None
+    source = str(path) if path is not None else "relay configuration"
+    return validate(RelayConfig, document, source)

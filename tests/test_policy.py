@@ -56,7 +56,7 @@ def test_example_policy_loads() -> None:
             "patterns.0.regex: Value error, does not compile",
         ),
         ("rules:\n  - keys: []\n    action: drop\n", "rules.0.keys: List should have at least 1"),
-        ("- a\n- b\n", "the policy must be a mapping"),
+        ("- a\n- b\n", "expected a mapping of fields"),
         ("detectors: [\n", "is not valid YAML at line 2"),
         ("placeholder: ${env:OTELPRIV_TEST_UNSET}\n", "environment variable OTELPRIV_TEST_UNSET"),
         (

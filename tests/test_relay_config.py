@@ -24,7 +24,7 @@ def test_defaults() -> None:
         ("upstream:\n  compression: br\n", "upstream.compression: Input should be 'none' or"),
         ("limits:\n  max_inflight_requests: 0\n", "limits.max_inflight_requests: Input should be"),
         ("recievers: {}\n", "recievers: unknown field"),
-        ("- a\n", "expected a mapping of sections"),
+        ("- a\n", "expected a mapping of fields"),
         ("auth:\n  bearer_tokens: ['${env:OTELPRIV_TEST_NO_TOKEN}']\n", "OTELPRIV_TEST_NO_TOKEN"),
     ],
     ids=["endpoint", "scheme", "compression", "inflight", "typo", "list", "env"],
