@@ -480,9 +480,12 @@ class Sanitizer:
         return self.text_rules.scrub(text, hits)
 
     def _url_part(self, scrub: Callable[[str, list[str]], str], value: str, hits: list[str]) -> str:
-        """A query or fragment value; one with white space in it is prose, not a URL part."""
+        """A query or fragment value; one with white space in it is prose, and a whole URL or
+        path in its place gets the URL rules."""
         if _SPACE.search(value):
             return self._text(value, hits)
+        if value.startswith("/") or _URL_VALUE.fullmatch(value):
+            return self.text_rules.url(value, hits)
         return scrub(value, hits)
 
     def _mask_ip(self, value: str, hits: list[str]) -> str:

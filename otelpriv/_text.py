@@ -196,9 +196,7 @@ class TextRules:
         self._all = _Scanner(passes)
         self._across = _Scanner([p for p in passes if p.detector.id in _ACROSS_URLS])
         values = _Scanner([p for p in passes if p.detector.id not in _LABELLED])
-        self.urls = UrlRules(
-            secret_params, placeholder, userinfo, self._all.scan, values.scan, values.gate
-        )
+        self.urls = UrlRules(secret_params, placeholder, userinfo, self._all.scan, values.gate)
 
     def _replacer(self, detector: Detector, action: Action) -> Callable[[str], str]:
         if action is Action.MASK and detector.mask is not None:

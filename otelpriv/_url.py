@@ -22,8 +22,14 @@ _PORT = re.compile(r"(?::\d*)?")
 _SEPARATOR = re.compile(r"[&;]")
 _DIGIT = re.compile(r"\d")
 _SPACE = re.compile(r"\s")
+_EMBEDDED = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}://")
 _SUFFIX_MIN = 5
-_NAMES = re.compile(r"(?:^|[&;])([^&;=]*)=")
+_NAMES = re.compile(r"(?:^|[&;#?])([^&;=#?]*)=")
+
+
+def _labelled(params: str) -> bool:
+    """More ``=`` than parameters: some value holds a ``label=secret`` of its own."""
+    return params.count("=") > params.count("&") + params.count(";") + 1
 
 
 class UrlError(ValueError):
@@ -45,17 +51,15 @@ def normalize_param(name: str) -> str:
 class UrlRules:
     """What a policy says about URLs.
 
-    ``scrub`` runs the free-text detectors over the host, path, fragment, parameter values and
-    bare parameters; ``scrub_value`` runs them over parameter names, without the label
-    detectors (``name=value`` is this module's job). ``value_gate`` tells cheaply whether
-    ``scrub_value`` could find anything in a whole query.
+    ``scrub`` runs the free-text detectors over every part that is not a credential or a
+    sensitive parameter's value. ``value_gate`` tells cheaply whether any detector but the
+    label detectors (``name=value`` is this module's job) could find anything in a string.
     """
 
     secret_params: frozenset[str]
     placeholder: str
     userinfo: str
     scrub: Scrub
-    scrub_value: Scrub
     value_gate: Callable[[str], bool]
     _suffixes: tuple[str, ...] = field(init=False, repr=False, default=())
 
@@ -68,6 +72,8 @@ class UrlRules:
         """
         if _SPACE.search(url):
             raise UrlError("white space: not a single URL")
+        if self._clean(url):
+            return url
         rest = url
         head = ""
         scheme = _SCHEME.match(url)
@@ -86,18 +92,30 @@ class UrlRules:
             return self.scrub(url, hits)
         rest, hash_, fragment = rest.partition("#")
         path, question, query = rest.partition("?")
-        out = head + self.scrub(path, hits)
+        out = head + self._path(path, hits)
         if question:
             out += "?" + self.params(query, hits)
         if hash_:
             out += "#" + self.fragment(fragment, hits)
         return out
 
+    def _clean(self, url: str) -> bool:
+        """The common case, settled at once: no credentials, nothing any detector could
+        match, no label before the query, no sensitive parameter name."""
+        if "@" in url or self.value_gate(url):
+            return False
+        before, _, after = url.partition("?")
+        _, scheme, rest = before.rpartition("://")
+        path = rest.partition("/")[2] if scheme else rest
+        if "=" in before or ";" in before or ":" in path or ":" in after or _labelled(after):
+            return False
+        return not any(self.secret_name(normalize_param(name)) for name in _NAMES.findall(after))
+
     def params(self, params: str, hits: list[str]) -> str:
         """Redact the values of sensitive parameters; scrub the other names and values."""
         if (
             ":" not in params
-            and params.count("=") <= params.count("&") + params.count(";") + 1
+            and not _labelled(params)
             and not self.value_gate(params)
             and not any(self.secret_name(normalize_param(name)) for name in _NAMES.findall(params))
         ):
@@ -130,13 +148,29 @@ class UrlRules:
     def _param(self, param: str, hits: list[str]) -> str:
         name, equals, value = param.partition("=")
         if not equals:
-            return self.scrub(param, hits)
+            return self._value(param, hits)
         if self.secret_name(normalize_param(name)):
             if value in ("", self.placeholder):
                 return param
             hits.append("url_param")
             return name + "=" + self.placeholder
-        return self.scrub_value(name, hits) + "=" + self.scrub(value, hits)
+        return self.scrub(name, hits) + "=" + self._value(value, hits)
+
+    def _path(self, path: str, hits: list[str]) -> str:
+        """A path, or a path that carries another URL (``/proxy/https://user:pw@host/``)."""
+        inner = _EMBEDDED.search(path)
+        if inner is None:
+            return self.scrub(path, hits)
+        return self.scrub(path[: inner.start()], hits) + self._value(path[inner.start() :], hits)
+
+    def _value(self, value: str, hits: list[str]) -> str:
+        """A parameter value; one that is a URL itself (``next=https://…``) gets these rules."""
+        if "://" in value:
+            try:
+                return self.url(value, hits)
+            except UrlError:
+                pass
+        return self.scrub(value, hits)
 
     def _authority(self, authority: str, hits: list[str]) -> str:
         userinfo, at, hostport = authority.rpartition("@")
