@@ -39,6 +39,7 @@ _RESPONSE_HEADER = "http.response.header."
 _FORM = re.compile(r"[\w.%\[\]-]+=[^&\s]*(?:&[\w.%\[\]-]+=[^&\s]*)+")
 _URL_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://\S+")
 _SPACE = re.compile(r"\s")
+_FLOAT_EXACT = 2**53
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
 _CACHE_LIMIT = 32768
@@ -254,8 +255,8 @@ class Sanitizer:
         self._query = _memo(partial(self._url_part, urls.params))
         self._fragment = _memo(partial(self._url_part, urls.fragment))
         self._version_text = _memo(self._versions.scrub)
-        self._cookie = _memo(partial(scrub_cookie, placeholder=self.placeholder))
-        self._set_cookie = _memo(partial(scrub_set_cookie, placeholder=self.placeholder))
+        self._cookie = _memo(partial(self._header_text, scrub_cookie))
+        self._set_cookie = _memo(partial(self._header_text, scrub_set_cookie))
         self.auto: Handler = self.auto  # one bound object, so handlers compare with ``is``
         self._string_forms[self.auto] = self.text
         self._rules = [
@@ -414,7 +415,8 @@ class Sanitizer:
         if isinstance(value, bool) or value is None:
             return value
         if isinstance(value, float):
-            if value.is_integer() and abs(value) > 10**11 and card_number(int(value)):
+            exact = 10**11 < abs(value) <= _FLOAT_EXACT and value.is_integer()
+            if exact and card_number(int(value)):
                 hits.append("credit_card")
                 return self.placeholder_for("credit_card")
             return value
@@ -478,6 +480,12 @@ class Sanitizer:
         if "=" in text and "&" in text and _FORM.fullmatch(text):
             return self.text_rules.urls.params(text, hits)
         return self.text_rules.scrub(text, hits)
+
+    def _header_text(
+        self, scrub: Callable[[str, list[str], str], str], value: str, hits: list[str]
+    ) -> str:
+        """A cookie header: values redacted by its grammar, anything else by the text rules."""
+        return self._text(scrub(value, hits, self.placeholder), hits)
 
     def _url_part(self, scrub: Callable[[str, list[str]], str], value: str, hits: list[str]) -> str:
         """A query or fragment value; one with white space in it is prose, and a whole URL or

@@ -164,3 +164,13 @@ def test_lone_surrogates_become_replacement_characters(engine: Engine, key: str)
     out = engine.for_service(None).value(key, "x\ud812y", [])
     assert out == "x\ufffdy"
     out.encode("utf-8")
+
+
+def test_cookie_header_prose_gets_text_rules(engine: Engine) -> None:
+    value = ["sid=abc; hello ana@example.com"]
+    assert _value(engine, "http.request.header.cookie", value) == ["sid=[REDACTED]; hello [EMAIL]"]
+    assert _value(engine, "http.request.header.cookie", ["ana@example.com"]) == ["[EMAIL]"]
+
+
+def test_floats_beyond_exact_integers_are_not_cards(engine: Engine) -> None:
+    assert _value(engine, "app.value", 6.451337566683289e16) == 6.451337566683289e16
