@@ -42,7 +42,7 @@ _SPACE = re.compile(r"\s")
 _FLOAT_EXACT = 2**53
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
-_CACHE_LIMIT = 32768
+_CACHE_LIMIT = 16384
 _HOLDER_WORDS = frozenset({"", "value", "val", "raw", "plain", "text", "data", "str", "string"})
 _METADATA_WORDS = frozenset(
     {
@@ -124,7 +124,7 @@ _HEADER_SECRET_WORDS = frozenset(
 )
 _log = logging.getLogger("otelpriv")
 _failure_logged = False
-_CACHE_MAX_LENGTH = 2048
+_CACHE_MAX_LENGTH = 1024
 
 
 def _words(segment: str) -> list[str]:
