@@ -105,7 +105,7 @@ def _card_text_valid(text: str) -> bool:
     digits = re.sub(r"%20|\D", "", text)
     if not 13 <= len(digits) <= 19 or not luhn_valid(digits):
         return False
-    printed = len(digits) != len(text) and not any(char in "._/" for char in text)
+    printed = _PRINTED.fullmatch(text.replace("%20", " ")) is not None
     return printed or _has_issuer(digits)
 
 
@@ -177,6 +177,10 @@ _EMAIL_AT = r"(?:@|%40|%2540|\uff20|\ufe6b|&\#0*64;|\\u0040|\\x40)"
 _CVV_TAIL = re.compile(
     r"(?:%20|\+|[ \t\u00a0\u2007\u2009\u200b\u202f]{1,2}|[\u2010-\u2014-]|[._/])\d{3}$"
 )
+_PRINTED = re.compile(
+    r"\d{4}([ \t\u00a0\u2007\u2009\u200b\u202f+\u2010-\u2014-]{1,2})\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?"
+    r"|\d{4}([ \t\u00a0\u2007\u2009\u200b\u202f+\u2010-\u2014-]{1,2})\d{6}\2\d{5}"
+)
 _CARD_GAP = r"(?:%20|\+|[ \t\u00a0\u2007\u2009\u200b\u202f]{1,2}|[\u2010-\u2014-]|[._/])"
 _ASSET_SUFFIXES = frozenset(
     {"png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "ico", "bmp", "tif", "tiff"}
@@ -188,7 +192,7 @@ _SECRET_NAMES = (
     r"secret[_-]?key|private[_-]?key|account[_-]?key|shared[_-]?access[_-]?key|token|"
     r"sig|signature|x-amz-credential|awsaccesskeyid|x-goog-credential|"
     r"session[_-]?id|sessid|jsessionid|phpsessid|cvv2?|cvc2?|pin|"
-    r"card[_-]?holder|name[_-]?on[_-]?card|holder[_-]?name"
+    r"card[_-]?holder|name[_-]?on[_-]?card|holder[_-]?name|pw|pass|credentials?"
 )
 _LABEL_SEPARATOR = r"\s*(?:=>|[:=])\s*"
 
@@ -273,14 +277,15 @@ DETECTORS: dict[str, Detector] = {
         Detector(
             id="cli_secret",
             pattern=re.compile(
-                r"(?<![\w-])--?(?:password|passwd|pass|token|secret|api-?key|client-secret)"
-                r"(?:=|\s+)(?P<value>[^\s\"'-][^\s\"']*)",
+                r"(?<![\w-])(?:--?(?:password|passwd|pass|token|secret|api-?key|client-secret)"
+                r"(?:=|\s+)(?P<value>[^\s\"'-][^\s\"']*)"
+                r"|(?:-u|--user)(?:=|\s+)(?P<user>[^\s\"':]+:[^\s\"']+))",
                 re.IGNORECASE,
             ),
             placeholder="[REDACTED]",
-            groups=("value",),
-            trigger=r"(?i:-(?:pass|token|secret|api|client))",
-            needles=("-pass", "-token", "-secret", "-api", "-client"),
+            groups=("value", "user"),
+            trigger=r"(?i:-(?:pass|token|secret|api|client|u\b|-user))",
+            needles=("-pass", "-token", "-secret", "-api", "-client", "-u"),
         ),
         Detector(
             id="redis_auth",
@@ -356,7 +361,8 @@ DETECTORS: dict[str, Detector] = {
         Detector(
             id="email",
             pattern=re.compile(
-                r"(?<![\w.+-])(?P<local>[\w!#$*+^`|~-][\w.!#$*+^`|~'-]{0,127})"
+                r"(?<![\w.+-])(?P<local>(?:[\w!#$*+^`|~-]|%(?!(?:25)?40)[0-9A-Fa-f]{2})"
+                r"(?:[\w.!#$*+^`|~'-]|%(?!(?:25)?40)[0-9A-Fa-f]{2}){0,127})"
                 + _EMAIL_AT
                 + r"(?P<domain>(?:[^\W_](?:[\w-]{0,61}[^\W_])?(?:\.|%2[Ee]))+[^\W\d_]{2,63})"
                 r"(?![\w-])"
@@ -369,10 +375,11 @@ DETECTORS: dict[str, Detector] = {
         Detector(
             id="credit_card",
             pattern=re.compile(
-                r"(?<![A-Za-z0-9.])(?<!(?<!\d)\d,)(?:"
+                r"(?<![A-Za-z0-9])(?<!\d\.)(?<!(?<!\d)\d,)(?:"
                 r"\d{4}" + _CARD_GAP + r"\d{4}" + _CARD_GAP + r"\d{4}" + _CARD_GAP + r"\d{4}"
                 r"(?:" + _CARD_GAP + r"\d{3})?"
-                r"|\d{4}" + _CARD_GAP + r"\d{6}" + _CARD_GAP + r"\d{4,5}"
+                r"|\d{4}" + _CARD_GAP + r"\d{6}" + _CARD_GAP + r"\d{4,6}"
+                r"|\d{4}(?:" + _CARD_GAP + r"\d{3,6}){2,3}"
                 r"|\d{13,19}"
                 r")(?![A-Za-z0-9]|\.\d)"
             ),
@@ -418,7 +425,13 @@ DETECTORS: dict[str, Detector] = {
         ),
         Detector(
             id="ipv4",
-            pattern=re.compile(r"(?<![\w.])" + _OCTET + r"(?:\." + _OCTET + r"){3}(?![\w]|\.\d)"),
+            pattern=re.compile(
+                r"(?:(?<![\w.])|(?<=[A-Za-z]\.))"
+                + _OCTET
+                + r"(?:\."
+                + _OCTET
+                + r"){3}(?![\w]|\.\d)"
+            ),
             placeholder="[IP]",
             mask=mask_ipv4,
             trigger=r"\d\.\d{1,3}\.",

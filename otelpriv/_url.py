@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote, unquote_plus
 
 __all__ = ["UrlError", "UrlRules", "normalize_param"]
 
@@ -22,14 +22,18 @@ _PORT = re.compile(r"(?::\d*)?")
 _SEPARATOR = re.compile(r"[&;]")
 _DIGIT = re.compile(r"\d")
 _SPACE = re.compile(r"\s")
+_ENCODED_MARK = re.compile(r"%(?:3[adfADF]|2[fF]|40|26)")
 _EMBEDDED = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}://")
 _SUFFIX_MIN = 5
 _NAMES = re.compile(r"(?:^|[&;#?])([^&;=#?]*)=")
 
 
 def _labelled(params: str) -> bool:
-    """More ``=`` than parameters: some value holds a ``label=secret`` of its own."""
-    return params.count("=") > params.count("&") + params.count(";") + 1
+    """More ``=`` than parameters: some value holds a ``label=secret`` of its own; or a value
+    hides a URL, a query or an e-mail behind percent-encoding."""
+    if params.count("=") > params.count("&") + params.count(";") + 1:
+        return True
+    return "%" in params and _ENCODED_MARK.search(params) is not None
 
 
 class UrlError(ValueError):
@@ -164,8 +168,18 @@ class UrlRules:
         return self.scrub(path[: inner.start()], hits) + self._value(path[inner.start() :], hits)
 
     def _value(self, value: str, hits: list[str]) -> str:
-        """A parameter value; one that is a URL itself (``next=https://…``) gets these rules."""
-        if "://" in value:
+        """A parameter value; one that is a URL itself (``next=https://…``) gets these rules.
+
+        A percent-encoded URL (``redirect=https%3A%2F%2F…%3Ftoken%3D…``) is decoded first;
+        when anything in it changes, the sanitized URL is encoded back.
+        """
+        if "%" in value:
+            decoded = unquote(value)
+            if decoded != value and ("://" in decoded or decoded.startswith("/")):
+                cleaned = self._value(decoded, hits)
+                if cleaned != decoded:
+                    return quote(cleaned, safe="[]")
+        if "://" in value or (value.startswith("/") and "?" in value):
             try:
                 return self.url(value, hits)
             except UrlError:

@@ -174,3 +174,56 @@ def test_cookie_header_prose_gets_text_rules(engine: Engine) -> None:
 
 def test_floats_beyond_exact_integers_are_not_cards(engine: Engine) -> None:
     assert _value(engine, "app.value", 6.451337566683289e16) == 6.451337566683289e16
+
+
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        (
+            "app.note",
+            "pw=hunter2 pass=x credentials=abc",
+            "pw=[REDACTED] pass=[REDACTED] credentials=[REDACTED]",
+        ),
+        (
+            "db.statement",
+            "UPDATE users SET pw='hunter2' WHERE id=1",
+            "UPDATE users SET pw='[REDACTED]' WHERE id=1",
+        ),
+        (
+            "process.command_line",
+            "curl -u admin:hunter2 https://x.example",
+            "curl -u [REDACTED] https://x.example",
+        ),
+        ("app.note", "4111-111111-111111", "[CREDIT_CARD]"),
+        ("app.note", "user.4111111111111111 ip.192.168.1.55", "user.[CREDIT_CARD] ip.192.168.1.0"),
+        ("app.note", "mail anna%2Bshop%40example.com", "mail [EMAIL]"),
+        (
+            "url.full",
+            "https://h.example/?redirect=https%3A%2F%2Fx.example%2F%3Ftoken%3Dabc",
+            "https://h.example/?redirect=https%3A%2F%2Fx.example%2F%3Ftoken%3D[REDACTED]",
+        ),
+        (
+            "url.full",
+            "https://h.example/?next=%2Fcb%3Fcode%3Dabc123",
+            "https://h.example/?next=%2Fcb%3Fcode%3D[REDACTED]",
+        ),
+        ("url.full", "https://h.example/?next=%2Fcart%3Fpage%3D2", None),
+        ("app.note", "0.4716420022329848 order 1234-5678-9012", None),
+    ],
+    ids=[
+        "short-labels",
+        "sql-pw",
+        "curl-user",
+        "card-4-6-6",
+        "dotted-neighbours",
+        "encoded-plus-email",
+        "encoded-redirect",
+        "encoded-next",
+        "encoded-clean",
+        "decimals",
+    ],
+)
+def test_second_trial_findings(engine: Engine, key: str, value: str, expected: str | None) -> None:
+    out = _value(engine, key, value)
+    assert out == (value if expected is None else expected)
+    assert _value(engine, key, out) == out
