@@ -30,7 +30,7 @@ from otelpriv._pseudonym import KeyRing, Pseudonymizer
 from otelpriv._text import TextRules
 from otelpriv._url import normalize_param
 
-__all__ = ["Engine", "Handler", "Sanitizer"]
+__all__ = ["Engine", "Handler", "Sanitizer", "unique_key"]
 
 Handler = Callable[[Any, list[str]], Any]
 
@@ -457,7 +457,7 @@ class Sanitizer:
             except DropValue:
                 changed = True
                 continue
-            renamed = _unique(self.rename(name, hits), out)
+            renamed = unique_key(self.rename(name, hits), out)
             changed = changed or cleaned is not item or renamed is not name
             out[renamed] = cleaned
         return out if changed else value
@@ -492,7 +492,7 @@ class Sanitizer:
         path in its place gets the URL rules."""
         if _SPACE.search(value):
             return self._text(value, hits)
-        if value.startswith("/") or _URL_VALUE.fullmatch(value):
+        if value.startswith("/") or "://" in value:
             return self.text_rules.url(value, hits)
         return scrub(value, hits)
 
@@ -529,7 +529,7 @@ class Sanitizer:
                 continue
             except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
                 cleaned = self._failed(error, hits)
-            name = _unique(self.rename(key, hits), out)
+            name = unique_key(self.rename(key, hits), out)
             changed = changed or cleaned is not value or name is not key
             out[name] = cleaned
         return out if changed else attributes
@@ -608,7 +608,7 @@ def _keep(value: Any, hits: list[str]) -> Any:
     return value
 
 
-def _unique(key: str, taken: Mapping[str, Any]) -> str:
+def unique_key(key: str, taken: Mapping[str, Any] | set[str]) -> str:
     """Two keys that sanitize to the same name both stay: the later gets ``#2``, ``#3``…"""
     if key not in taken:
         return key

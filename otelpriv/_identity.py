@@ -69,12 +69,14 @@ class _Refused(Exception):
 class AuditLog:
     """Appends one JSON line per call to a file (mode 0600), flushed to disk before answering.
 
-    The file is opened for each line, so an external log rotation needs no signal.
+    The file is opened for each line, so an external log rotation needs no signal; its folder
+    is created when missing.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             os.close(self._open())
         except OSError as error:
             raise ConfigError(
@@ -155,8 +157,8 @@ class _RateLimit:
 
 def _bearer(context: grpc.aio.ServicerContext) -> str | None:
     for key, value in context.invocation_metadata() or ():
-        if key == "authorization" and value.startswith("Bearer "):
-            return value[len("Bearer ") :].strip()
+        if key == "authorization" and value[:7].lower() == "bearer ":
+            return value[7:].strip()
     return None
 
 

@@ -26,7 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from otelpriv._actions import DropValue
-from otelpriv._engine import Engine, Sanitizer
+from otelpriv._engine import Engine, Sanitizer, unique_key
 
 __all__ = ["Outcome", "sanitize_logs", "sanitize_metrics", "sanitize_request", "sanitize_traces"]
 
@@ -104,7 +104,7 @@ class _Walk:
             except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
                 self._failed(value, error, hits)
             if renamed and key in renamed:
-                kv.key = sanitizer.rename(key, hits)
+                kv.key = _renamed(sanitizer, attributes, index, key, hits)
         for index in reversed(doomed):
             del attributes[index]
 
@@ -143,7 +143,7 @@ class _Walk:
             except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
                 self._failed(value, error, hits)
             if key in sanitizer.renamed:
-                kv.key = sanitizer.rename(key, hits)
+                kv.key = _renamed(sanitizer, attributes, index, key, hits)
             if len(hits) > before:
                 if self.by_key:
                     self.outcome.by_key.update((rule, key) for rule in hits[before:])
@@ -206,6 +206,12 @@ class _Walk:
                 "a value could not be sanitized and was redacted whole (%s)",
                 type(error).__name__,
             )
+
+
+def _renamed(sanitizer: Sanitizer, attributes: Any, index: int, key: str, hits: list[str]) -> str:
+    """The sanitized key, kept distinct from the item's other keys (OTLP allows no twins)."""
+    taken = {other.key for number, other in enumerate(attributes) if number != index}
+    return unique_key(sanitizer.rename(key, hits), taken)
 
 
 def _to_python(value: AnyValue) -> Any:

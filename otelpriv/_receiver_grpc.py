@@ -26,8 +26,8 @@ def _authorized(context: grpc.aio.ServicerContext, tokens: Sequence[str]) -> boo
     if not tokens:
         return True
     for key, value in context.invocation_metadata() or ():
-        if key == "authorization" and value.startswith("Bearer "):
-            offered = value[len("Bearer ") :].encode()
+        if key == "authorization" and value[:7].lower() == "bearer ":
+            offered = value[7:].strip().encode()
             return any(hmac.compare_digest(offered, token.encode()) for token in tokens)
     return False
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -43,6 +44,18 @@ _GRPC_TO_HTTP = {
 _CORS_HEADERS = "Content-Type, Content-Encoding, Authorization"
 
 
+class _AnsweredPayloadErrors(logging.Filter):
+    """aiohttp logs a traceback for a body it could not decode even after the handler answered
+    400; those lines would let any client flood the log, so they are left out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, RequestPayloadError)
+
+
+logging.getLogger("aiohttp.server").addFilter(_AnsweredPayloadErrors())
+
+
 class _HttpRefused(Refused):
     """A refusal with an HTTP status of its own (413, 415) beside the gRPC code."""
 
@@ -54,7 +67,7 @@ class _HttpRefused(Refused):
 def _decode_json(info: SignalInfo, body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
-        if not json.loads(text):
+        if json.loads(text) == {}:
             return info.request()
         ((signal, request),) = list(read_json_lines([text.replace("\n", " ")]))
     except (UnicodeDecodeError, ValueError, OtlpDecodeError) as error:
@@ -103,9 +116,9 @@ class _Receiver:
         if not self.tokens:
             return True
         header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
+        if header[:7].lower() != "bearer ":
             return False
-        offered = header[len("Bearer ") :].encode()
+        offered = header[7:].strip().encode()
         return any(hmac.compare_digest(offered, token) for token in self.tokens)
 
     def handler(self, info: SignalInfo) -> Any:

@@ -47,7 +47,12 @@ class Relay:
     _upstream: Upstream
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Refuse new requests, let those in flight finish within ``grace``, close upstream."""
+        """Refuse new requests, let those in flight finish within ``grace``, close upstream.
+
+        Requests waiting to retry an unavailable upstream stop waiting at once and are answered
+        UNAVAILABLE, so the client retries elsewhere instead of outliving the grace period.
+        """
+        self._upstream.interrupt()
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
         waits = []

@@ -73,6 +73,9 @@ class Upstream(Protocol):
         self, info: SignalInfo, payload: bytes, message: Any, deadline: float
     ) -> bytes: ...
 
+    def interrupt(self) -> None:
+        """Stop waiting between retries: a shutdown should not outlast its grace period."""
+
     async def close(self) -> None: ...
 
 
@@ -172,6 +175,9 @@ class GrpcUpstream:
                         grpc.StatusCode.UNAVAILABLE, f"upstream still {code.name} after retries"
                     ) from None
 
+    def interrupt(self) -> None:
+        self._closing.set()
+
     async def close(self) -> None:
         self._closing.set()
         await self._channel.close()
@@ -238,6 +244,9 @@ class HttpUpstream:
                     grpc.StatusCode.UNAVAILABLE, f"upstream still HTTP {status} after retries"
                 )
 
+    def interrupt(self) -> None:
+        self._closing.set()
+
     async def close(self) -> None:
         self._closing.set()
         if self._session is not None:
@@ -270,6 +279,9 @@ class FileUpstream:
         self._stream.write(dump_json_line(info.signal, message) + "\n")
         self._stream.flush()
         return b""
+
+    def interrupt(self) -> None:
+        """Writing a line never waits: nothing to interrupt."""
 
     async def close(self) -> None:
         if self._owned is not None:

@@ -110,8 +110,8 @@ class RelayThread:
         self._loop.close()
 
 
-def relay_config(upstream: FakeUpstream | str, **sections: Any) -> RelayConfig:
-    endpoint = upstream if isinstance(upstream, str) else f"grpc://127.0.0.1:{upstream.port}"
+def relay_config(target: FakeUpstream | str, **sections: Any) -> RelayConfig:
+    endpoint = target if isinstance(target, str) else f"grpc://127.0.0.1:{target.port}"
     document: dict[str, Any] = {
         "grpc": {"endpoint": "127.0.0.1:0"},
         "http": {"endpoint": "127.0.0.1:0"},

@@ -196,3 +196,11 @@ def test_fields_beyond_attributes(engine: Engine) -> None:
     assert record.severity_text == "[EMAIL]"
     assert metric.description == "orders of [EMAIL]"
     assert _to_python(metric.metadata[0].value) == "[EMAIL]"
+
+
+def test_keys_renamed_alike_stay_distinct(engine: Engine) -> None:
+    request = _trace_request([])
+    span = request.resource_spans[0].scope_spans[0].spans.add(name="x")
+    span.attributes.extend([keyvalue("by:a@example.com", 1), keyvalue("by:b@example.com", 2)])
+    sanitize_request(request, engine)
+    assert [kv.key for kv in span.attributes] == ["by:[EMAIL]", "by:[EMAIL]#2"]

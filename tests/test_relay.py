@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -393,3 +395,52 @@ def test_example_relay_config_loads() -> None:
     assert config.http.cors_origins == ["https://shop.example.com"]
     assert config.grpc.endpoint == "[::1]:0"
     assert config.upstream.endpoint == "stdout"
+
+
+def test_stop_interrupts_retries_within_grace(upstream: FakeUpstream, engine: Engine) -> None:
+    upstream.script = [grpc.StatusCode.UNAVAILABLE] * 1000
+    config = relay_config(upstream, upstream={"max_elapsed_seconds": 60})
+    relay = RelayThread(config, engine)
+    codes: list[Any] = []
+
+    def call() -> None:
+        try:
+            _raw_call(relay.grpc_target, ExportTraceServiceRequest().SerializeToString())
+        except grpc.RpcError as error:
+            codes.append(error.code())
+
+    client = threading.Thread(target=call)
+    client.start()
+    while relay.relay.pipeline.inflight < 1:
+        threading.Event().wait(0.01)
+    started = time.monotonic()
+    relay.stop()
+    client.join(10)
+    assert time.monotonic() - started < 5
+    assert codes == [grpc.StatusCode.UNAVAILABLE]
+
+
+def test_http_details(relay: RelayThread, caplog: pytest.LogCaptureFixture) -> None:
+    empty = ExportTraceServiceRequest().SerializeToString()
+    assert (
+        _post(relay.http_base + "/v1/traces", b"[]", {"Content-Type": "application/json"})[0] == 400
+    )
+    with caplog.at_level(logging.INFO):
+        assert _post(relay.http_base + "/v1/traces", b"junk", {"Content-Encoding": "gzip"})[0] == (
+            400
+        )
+    assert "Traceback" not in caplog.text and "Unhandled exception" not in caplog.text
+    assert _post(relay.http_base + "/v1/traces", empty)[0] == 200
+
+
+def test_bearer_scheme_is_case_insensitive(upstream: FakeUpstream, engine: Engine) -> None:
+    config = relay_config(upstream, auth={"bearer_tokens": ["s3cret-token"]})
+    empty = ExportTraceServiceRequest().SerializeToString()
+    for relay in running(config, engine):
+        _raw_call(relay.grpc_target, empty, [("authorization", "bearer s3cret-token")])
+        assert (
+            _post(relay.http_base + "/v1/traces", empty, {"Authorization": "BEARER s3cret-token"})[
+                0
+            ]
+            == 200
+        )
