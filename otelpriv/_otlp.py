@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -250,15 +251,21 @@ def _assign(target: AnyValue, value: Any) -> None:
         raise TypeError(f"cannot store a value of type {type(value).__name__}")
 
 
-def _drop_failed(items: Any, failed: Iterable[int]) -> None:
-    for index in sorted(failed, reverse=True):
+def _each_item(items: Any, sanitize: Callable[[Any], None], outcome: Outcome, what: str) -> None:
+    """Sanitize every item of a repeated field; one whose walk fails is dropped (fail-closed)."""
+    failed = []
+    for index, item in enumerate(items):
+        try:
+            sanitize(item)
+        except Exception as error:  # noqa: BLE001 - fail closed: drop the item
+            outcome.dropped_items += 1
+            failed.append(index)
+            if outcome.dropped_items == 1:
+                _log.error(
+                    "a %s could not be sanitized and was dropped (%s)", what, type(error).__name__
+                )
+    for index in reversed(failed):
         del items[index]
-
-
-def _item_failed(outcome: Outcome, error: Exception, what: str) -> None:
-    outcome.dropped_items += 1
-    if outcome.dropped_items == 1:
-        _log.error("a %s could not be sanitized and was dropped (%s)", what, type(error).__name__)
 
 
 def sanitize_traces(
@@ -273,14 +280,7 @@ def sanitize_traces(
         walk.fields(resource_spans, ("schema_url",), walk.hits)
         for scope_spans in resource_spans.scope_spans:
             walk.scope(scope_spans)
-            failed = []
-            for index, span in enumerate(scope_spans.spans):
-                try:
-                    _span(walk, span)
-                except Exception as error:  # noqa: BLE001 - fail closed: drop the span
-                    _item_failed(outcome, error, "span")
-                    failed.append(index)
-            _drop_failed(scope_spans.spans, failed)
+            _each_item(scope_spans.spans, partial(_span, walk), outcome, "span")
     outcome.rules.update(walk.hits)
     return outcome
 
@@ -321,21 +321,26 @@ def sanitize_logs(
         walk.fields(resource_logs, ("schema_url",), walk.hits)
         for scope_logs in resource_logs.scope_logs:
             walk.scope(scope_logs)
-            failed = []
-            for index, record in enumerate(scope_logs.log_records):
-                try:
-                    hits = walk.item_hits()
-                    if record.HasField("body"):
-                        walk.any_value(record.body, hits)
-                    walk.attributes(record.attributes, hits)
-                    walk.fields(record, ("event_name", "severity_text"), hits)
-                    walk.finish_item(record.attributes, hits)
-                except Exception as error:  # noqa: BLE001 - fail closed: drop the record
-                    _item_failed(outcome, error, "log record")
-                    failed.append(index)
-            _drop_failed(scope_logs.log_records, failed)
+            _each_item(scope_logs.log_records, partial(_record, walk), outcome, "log record")
     outcome.rules.update(walk.hits)
     return outcome
+
+
+def _record(walk: _Walk, record: Any) -> None:
+    hits = walk.item_hits()
+    if record.HasField("body"):
+        walk.any_value(record.body, hits)
+    walk.attributes(record.attributes, hits)
+    walk.fields(record, ("event_name", "severity_text"), hits)
+    walk.finish_item(record.attributes, hits)
+
+
+def _point(walk: _Walk, point: Any) -> None:
+    hits = walk.item_hits()
+    walk.attributes(point.attributes, hits)
+    for exemplar in getattr(point, "exemplars", ()):
+        walk.attributes(exemplar.filtered_attributes, hits)
+    walk.finish_item(point.attributes, hits)
 
 
 def _data_points(metric: Any) -> Iterable[Any]:
@@ -360,19 +365,7 @@ def sanitize_metrics(
             for metric in scope_metrics.metrics:
                 walk.fields(metric, ("name", "description", "unit"), walk.hits)
                 walk.attributes(metric.metadata, walk.hits)
-                points = _data_points(metric)
-                failed = []
-                for index, point in enumerate(points):
-                    try:
-                        hits = walk.item_hits()
-                        walk.attributes(point.attributes, hits)
-                        for exemplar in getattr(point, "exemplars", ()):
-                            walk.attributes(exemplar.filtered_attributes, hits)
-                        walk.finish_item(point.attributes, hits)
-                    except Exception as error:  # noqa: BLE001 - fail closed: drop the point
-                        _item_failed(outcome, error, "data point")
-                        failed.append(index)
-                _drop_failed(points, failed)
+                _each_item(_data_points(metric), partial(_point, walk), outcome, "data point")
     outcome.rules.update(walk.hits)
     return outcome
 

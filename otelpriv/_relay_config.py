@@ -43,7 +43,19 @@ class TlsConfig(_Section):
     )
 
 
-class GrpcReceiver(_Section):
+class _Listener(_Section):
+    """A receiver: its ``endpoint`` must parse as host:port."""
+
+    endpoint: str
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        parse_endpoint(value)
+        return value
+
+
+class GrpcReceiver(_Listener):
     """OTLP/gRPC receiver."""
 
     enabled: bool = Field(True, description="Serve OTLP/gRPC.")
@@ -53,14 +65,8 @@ class GrpcReceiver(_Section):
     )
     tls: TlsConfig | None = Field(None, description="Serve TLS with this certificate.")
 
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str) -> str:
-        parse_endpoint(value)
-        return value
 
-
-class HttpReceiver(_Section):
+class HttpReceiver(_Listener):
     """OTLP/HTTP receiver: /v1/traces, /v1/logs, /v1/metrics."""
 
     enabled: bool = Field(True, description="Serve OTLP/HTTP.")
@@ -73,12 +79,6 @@ class HttpReceiver(_Section):
         description="Origins browsers may post from (RUM agents); '*' allows any.",
     )
     tls: TlsConfig | None = Field(None, description="Serve HTTPS with this certificate.")
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str) -> str:
-        parse_endpoint(value)
-        return value
 
 
 class UpstreamConfig(_Section):
