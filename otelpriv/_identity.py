@@ -182,14 +182,15 @@ class _IdentityService(identity_pb2_grpc.IdentityServiceServicer):
                 found = caller
         return found
 
-    def _refusal(self, caller: Caller | None, method: str, role: str) -> _Refused | None:
-        if caller is None:
-            return _Refused(grpc.StatusCode.UNAUTHENTICATED, "a valid bearer token is needed")
-        if not self._limit.admit(caller.name):
+    def _refusal(self, caller: Caller | None, method: str, role: str, peer: str) -> _Refused | None:
+        limited = caller.name if caller is not None else f"unknown caller at {peer}"
+        if not self._limit.admit(limited):
             per_minute = self._config.limits.requests_per_minute
             return _Refused(
                 grpc.StatusCode.RESOURCE_EXHAUSTED, f"over {per_minute} requests a minute"
             )
+        if caller is None:
+            return _Refused(grpc.StatusCode.UNAUTHENTICATED, "a valid bearer token is needed")
         if role not in caller.roles:
             return _Refused(grpc.StatusCode.PERMISSION_DENIED, f"{method} needs role {role}")
         return None
@@ -201,7 +202,8 @@ class _IdentityService(identity_pb2_grpc.IdentityServiceServicer):
         """Admit the caller, run the body, audit the outcome, and only then let it answer."""
         caller = self._caller(context)
         name = caller.name if caller is not None else "unknown"
-        refusal = self._refusal(caller, method, role)
+        peer = context.peer().rsplit(":", 1)[0]
+        refusal = self._refusal(caller, method, role, peer)
         if refusal is None:
             try:
                 yield

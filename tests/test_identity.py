@@ -303,6 +303,13 @@ def test_rate_limit_per_caller(serve: Callable[..., Running]) -> None:
     ]
 
 
+def test_unknown_callers_are_rate_limited_too(serve: Callable[..., Running]) -> None:
+    running = serve("hash", limits={"requests_per_minute": 3})
+    codes = [_refused(lambda: running.pseudonymize("wrong", EMAIL)).code() for _ in range(4)]
+    assert codes == [grpc.StatusCode.UNAUTHENTICATED] * 3 + [grpc.StatusCode.RESOURCE_EXHAUSTED]
+    assert running.pseudonymize(HELPDESK, EMAIL).results
+
+
 def test_nothing_is_answered_when_the_audit_log_cannot_be_written(
     serve: Callable[..., Running],
 ) -> None:
