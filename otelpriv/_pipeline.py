@@ -105,4 +105,13 @@ class Pipeline:
             setattr(partial, info.rejected_field, rejected + outcome.dropped_items)
             note = f"otelpriv dropped {outcome.dropped_items} item(s) it could not sanitize"
             partial.error_message = "; ".join(filter(None, (partial.error_message, note)))
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug(
+                "%s: %d item(s) received, %d value(s) changed, %d dropped, %d rejected upstream",
+                signal,
+                received,
+                outcome.changed,
+                outcome.dropped_items,
+                rejected,
+            )
         return response
