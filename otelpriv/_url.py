@@ -25,6 +25,8 @@ _SPACE = re.compile(r"\s")
 _ENCODED_MARK = re.compile(r"%(?:3[adfADF]|2[fF]|40|26)")
 _EMBEDDED = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}://")
 _SUFFIX_MIN = 5
+_KNOWN_LIMIT = 16384
+_PARTS = re.compile(r"[&;#]")
 _NAMES = re.compile(r"(?:^|[&;#?])([^&;=#?]*)=")
 
 
@@ -66,6 +68,7 @@ class UrlRules:
     scrub: Scrub
     value_gate: Callable[[str], bool]
     _suffixes: tuple[str, ...] = field(init=False, repr=False, default=())
+    _known: dict[str, bool] = field(init=False, repr=False, default_factory=dict)
 
     def url(self, url: str, hits: list[str]) -> str:
         """Sanitize an absolute URL or a reference (``/path?query#fragment``) in place.
@@ -106,14 +109,25 @@ class UrlRules:
     def _clean(self, url: str) -> bool:
         """The common case, settled at once: no credentials, nothing any detector could
         match, no label before the query, no sensitive parameter name."""
-        if "@" in url or self.value_gate(url):
+        if "@" in url:
             return False
         before, _, after = url.partition("?")
         _, scheme, rest = before.rpartition("://")
         path = rest.partition("/")[2] if scheme else rest
         if "=" in before or ";" in before or ":" in path or ":" in after or _labelled(after):
             return False
-        return not any(self.secret_name(normalize_param(name)) for name in _NAMES.findall(after))
+        known = self._known
+        if len(known) > _KNOWN_LIMIT:
+            known.clear()
+        for part in (before, *_PARTS.split(after)):
+            verdict = known.get(part)
+            if verdict is None:
+                name, equals, _ = part.partition("=")
+                secret = bool(equals) and self.secret_name(normalize_param(name))
+                verdict = known[part] = not secret and not self.value_gate(part)
+            if not verdict:
+                return False
+        return True
 
     def params(self, params: str, hits: list[str]) -> str:
         """Redact the values of sensitive parameters; scrub the other names and values."""
