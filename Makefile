@@ -37,7 +37,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/sanitize_bench.py
-	$(BIN)/python benchmarks/relay_bench.py --workers 2
+	$(BIN)/python benchmarks/relay_bench.py --workers 1
 
 proto: setup
 	$(BIN)/python scripts/generate_proto.py
