@@ -245,7 +245,7 @@ class Sanitizer:
             extra,
             skip=frozenset({"ipv4", "ipv6"}),
         )
-        self._handlers: dict[str, Handler] = {}
+        self.handlers: dict[str, Handler] = {}
         self.string_handlers: dict[str, Handler] = {}
         self.renamed: dict[str, str] = {}
         self._string_forms: dict[Handler, Handler] = {}
@@ -282,13 +282,13 @@ class Sanitizer:
 
     def handler(self, key: str) -> Handler:
         """The handler for values under ``key``; resolved once per key, then cached."""
-        found = self._handlers.get(key)
+        found = self.handlers.get(key)
         if found is None:
-            if len(self._handlers) >= _CACHE_LIMIT:
-                self._handlers.clear()
+            if len(self.handlers) >= _CACHE_LIMIT:
+                self.handlers.clear()
                 self.string_handlers.clear()
                 self.renamed.clear()
-            found = self._handlers[key] = self._resolve(key)
+            found = self.handlers[key] = self._resolve(key)
             self.string_handlers[key] = self._string_forms.get(found, found)
             clean = self.text(key, [])
             if clean != key:

@@ -83,6 +83,8 @@ class _Walk:
             return
         sanitizer = self.sanitizer
         handlers = sanitizer.string_handlers
+        others = sanitizer.handlers
+        auto = sanitizer.auto
         renamed = sanitizer.renamed
         doomed: list[int] = []
         for index, kv in enumerate(attributes):
@@ -98,8 +100,12 @@ class _Walk:
                             value.string_value = out
                         else:
                             _assign(value, out)
-                elif not value.HasField("string_value"):
-                    self._other(sanitizer.handler(key), value, hits)
+                else:
+                    kind = value.WhichOneof("value")
+                    if kind is not None and kind != "string_value":
+                        handler = others.get(key) or sanitizer.handler(key)
+                        if handler is not auto or not _plain_number(value, kind):
+                            self._other(handler, value, hits)
             except DropValue:
                 doomed.append(index)
             except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
@@ -110,14 +116,7 @@ class _Walk:
             del attributes[index]
 
     def _other(self, handler: Any, value: AnyValue, hits: list[str]) -> None:
-        """Values that are not strings: numbers under no rule skip the conversion."""
-        if handler is self.sanitizer.auto:
-            kind = value.WhichOneof("value")
-            if kind == "int_value":
-                if -_CARD_FLOOR < value.int_value < _CARD_FLOOR:
-                    return
-            elif kind == "double_value" or kind == "bool_value":
-                return
+        """Values that are not strings go through the handler as plain Python values."""
         plain = _to_python(value)
         out = handler(plain, hits)
         if out is not plain:
@@ -207,6 +206,15 @@ class _Walk:
                 "a value could not be sanitized and was redacted whole (%s)",
                 type(error).__name__,
             )
+
+
+def _plain_number(value: AnyValue, kind: str) -> bool:
+    """A number no rule needs to see: too short to be a card, or a flag."""
+    if kind == "int_value":
+        return -_CARD_FLOOR < value.int_value < _CARD_FLOOR
+    if kind == "double_value":
+        return -_CARD_FLOOR < value.double_value < _CARD_FLOOR
+    return kind == "bool_value"
 
 
 def _renamed(sanitizer: Sanitizer, attributes: Any, index: int, key: str, hits: list[str]) -> str:

@@ -146,7 +146,7 @@ def test_engine_fault_redacts_whole_value(engine: Engine, monkeypatch: pytest.Mo
     def broken(value: Any, hits: list[str]) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(sanitizer._handlers, "app.note", broken)
+    monkeypatch.setitem(sanitizer.handlers, "app.note", broken)
     monkeypatch.setitem(sanitizer.string_handlers, "app.note", broken)
     request = _trace_request([])
     span = request.resource_spans[0].scope_spans[0].spans.add(name="x")
