@@ -204,3 +204,23 @@ def test_keys_renamed_alike_stay_distinct(engine: Engine) -> None:
     span.attributes.extend([keyvalue("by:a@example.com", 1), keyvalue("by:b@example.com", 2)])
     sanitize_request(request, engine)
     assert [kv.key for kv in span.attributes] == ["by:[EMAIL]", "by:[EMAIL]#2"]
+
+
+def test_numbers_that_are_cards(engine: Engine) -> None:
+    request = _trace_request([])
+    span = request.resource_spans[0].scope_spans[0].spans.add(name="x")
+    span.attributes.extend(
+        [
+            keyvalue("app.pan", 4111111111111111),
+            keyvalue("app.pan_double", 4111111111111111.0),
+            keyvalue("app.count", 7),
+            keyvalue("app.ratio", 0.5),
+        ]
+    )
+    sanitize_request(request, engine)
+    assert [_to_python(kv.value) for kv in span.attributes] == [
+        "[CREDIT_CARD]",
+        "[CREDIT_CARD]",
+        7,
+        0.5,
+    ]
