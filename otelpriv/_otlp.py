@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -276,62 +276,41 @@ def _each_item(items: Any, sanitize: Callable[[Any], None], outcome: Outcome, wh
         del items[index]
 
 
-def sanitize_traces(
-    request: ExportTraceServiceRequest, engine: Engine, *, by_key: bool = False
+def _sanitize(
+    request: Any,
+    engine: Engine,
+    by_key: bool,
+    path: tuple[str, str, str],
+    item: Callable[[_Walk, Any], None],
+    what: str,
 ) -> Outcome:
-    """Sanitize every span of a request in place."""
+    """The walk every signal shares: resources, their scopes, the scopes' items."""
     request.DiscardUnknownFields()
     outcome = Outcome()
     walk = _Walk(engine, outcome, by_key)
-    for resource_spans in request.resource_spans:
-        walk.resource(resource_spans.resource)
-        walk.fields(resource_spans, ("schema_url",), walk.hits)
-        for scope_spans in resource_spans.scope_spans:
-            walk.scope(scope_spans)
-            _each_item(scope_spans.spans, partial(_span, walk), outcome, "span")
+    resources, scopes, items = path
+    for resource in getattr(request, resources):
+        walk.resource(resource.resource)
+        walk.fields(resource, ("schema_url",), walk.hits)
+        for scope in getattr(resource, scopes):
+            walk.scope(scope)
+            _each_item(getattr(scope, items), partial(item, walk), outcome, what)
     outcome.rules.update(walk.hits)
     return outcome
 
 
 def _span(walk: _Walk, span: Any) -> None:
     hits = walk.item_hits()
-    name = span.name
-    cleaned = walk.text(name, hits)
-    if cleaned is not name:
-        span.name = cleaned
+    walk.fields(span, ("name", "trace_state"), hits)
     walk.attributes(span.attributes, hits)
     for event in span.events:
-        cleaned = walk.text(event.name, hits)
-        if cleaned is not event.name:
-            event.name = cleaned
+        walk.fields(event, ("name",), hits)
         walk.attributes(event.attributes, hits)
-    walk.fields(span, ("trace_state",), hits)
     for link in span.links:
         walk.attributes(link.attributes, hits)
         walk.fields(link, ("trace_state",), hits)
-    if span.status.message:
-        message = span.status.message
-        cleaned = walk.text(message, hits)
-        if cleaned is not message:
-            span.status.message = cleaned
+    walk.fields(span.status, ("message",), hits)
     walk.finish_item(span.attributes, hits)
-
-
-def sanitize_logs(
-    request: ExportLogsServiceRequest, engine: Engine, *, by_key: bool = False
-) -> Outcome:
-    """Sanitize every log record of a request in place."""
-    request.DiscardUnknownFields()
-    outcome = Outcome()
-    walk = _Walk(engine, outcome, by_key)
-    for resource_logs in request.resource_logs:
-        walk.resource(resource_logs.resource)
-        walk.fields(resource_logs, ("schema_url",), walk.hits)
-        for scope_logs in resource_logs.scope_logs:
-            walk.scope(scope_logs)
-            _each_item(scope_logs.log_records, partial(_record, walk), outcome, "log record")
-    outcome.rules.update(walk.hits)
-    return outcome
 
 
 def _record(walk: _Walk, record: Any) -> None:
@@ -343,6 +322,15 @@ def _record(walk: _Walk, record: Any) -> None:
     walk.finish_item(record.attributes, hits)
 
 
+def _metric(walk: _Walk, metric: Any) -> None:
+    walk.fields(metric, ("name", "description", "unit"), walk.hits)
+    walk.attributes(metric.metadata, walk.hits)
+    kind = metric.WhichOneof("data")
+    if kind is not None:
+        points = getattr(metric, kind).data_points
+        _each_item(points, partial(_point, walk), walk.outcome, "data point")
+
+
 def _point(walk: _Walk, point: Any) -> None:
     hits = walk.item_hits()
     walk.attributes(point.attributes, hits)
@@ -351,31 +339,28 @@ def _point(walk: _Walk, point: Any) -> None:
     walk.finish_item(point.attributes, hits)
 
 
-def _data_points(metric: Any) -> Iterable[Any]:
-    kind = metric.WhichOneof("data")
-    if kind is None:
-        return ()
-    return getattr(metric, kind).data_points
+def sanitize_traces(
+    request: ExportTraceServiceRequest, engine: Engine, *, by_key: bool = False
+) -> Outcome:
+    """Sanitize every span of a request in place."""
+    path = ("resource_spans", "scope_spans", "spans")
+    return _sanitize(request, engine, by_key, path, _span, "span")
+
+
+def sanitize_logs(
+    request: ExportLogsServiceRequest, engine: Engine, *, by_key: bool = False
+) -> Outcome:
+    """Sanitize every log record of a request in place."""
+    path = ("resource_logs", "scope_logs", "log_records")
+    return _sanitize(request, engine, by_key, path, _record, "log record")
 
 
 def sanitize_metrics(
     request: ExportMetricsServiceRequest, engine: Engine, *, by_key: bool = False
 ) -> Outcome:
     """Sanitize every data point, exemplar and metric description in place."""
-    request.DiscardUnknownFields()
-    outcome = Outcome()
-    walk = _Walk(engine, outcome, by_key)
-    for resource_metrics in request.resource_metrics:
-        walk.resource(resource_metrics.resource)
-        walk.fields(resource_metrics, ("schema_url",), walk.hits)
-        for scope_metrics in resource_metrics.scope_metrics:
-            walk.scope(scope_metrics)
-            for metric in scope_metrics.metrics:
-                walk.fields(metric, ("name", "description", "unit"), walk.hits)
-                walk.attributes(metric.metadata, walk.hits)
-                _each_item(_data_points(metric), partial(_point, walk), outcome, "data point")
-    outcome.rules.update(walk.hits)
-    return outcome
+    path = ("resource_metrics", "scope_metrics", "metrics")
+    return _sanitize(request, engine, by_key, path, _metric, "metric")
 
 
 def sanitize_request(request: Any, engine: Engine, *, by_key: bool = False) -> Outcome:
