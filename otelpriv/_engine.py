@@ -25,6 +25,15 @@ from otelpriv._actions import Action, DropValue
 from otelpriv._detectors import Detector, card_number, mask_ipv4, mask_ipv6
 from otelpriv._errors import PolicyError
 from otelpriv._headers import scrub_cookie, scrub_set_cookie
+from otelpriv._keys import (
+    HEADER_SECRET_WORDS,
+    compact,
+    compact_pair,
+    key_words,
+    names_secret,
+    normalized,
+    split_words,
+)
 from otelpriv._policy import Policy, merge_service
 from otelpriv._pseudonym import KeyRing, Pseudonymizer
 from otelpriv._text import TextRules
@@ -41,130 +50,10 @@ _URL_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://\S+")
 _SPACE = re.compile(r"\s")
 _FLOAT_EXACT = 2**53
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
 _CACHE_LIMIT = 16384
-_HOLDER_WORDS = frozenset({"", "value", "val", "raw", "plain", "text", "data", "str", "string"})
-_METADATA_WORDS = frozenset(
-    {
-        "count",
-        "counts",
-        "length",
-        "len",
-        "size",
-        "type",
-        "kind",
-        "enabled",
-        "present",
-        "exists",
-        "set",
-        "expires",
-        "expiry",
-        "expiration",
-        "expired",
-        "ttl",
-        "age",
-        "required",
-        "valid",
-        "version",
-        "format",
-        "algorithm",
-        "alg",
-        "method",
-        "source",
-        "status",
-        "provider",
-        "scheme",
-        "hint",
-        "policy",
-        "strength",
-        "changed",
-        "updated",
-        "rotated",
-        "reset",
-        "id",
-        "file",
-        "path",
-        "url",
-        "uri",
-        "endpoint",
-        "header",
-        "field",
-        "name",
-        "prefix",
-        "usage",
-        "limit",
-        "max",
-        "min",
-    }
-)
-_HEADER_SECRET_WORDS = frozenset(
-    {
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "pwd",
-        "auth",
-        "authentication",
-        "authorization",
-        "credential",
-        "credentials",
-        "signature",
-        "apikey",
-        "subscriptionkey",
-        "functionskey",
-        "accesskey",
-        "secretkey",
-        "privatekey",
-        "accountkey",
-        "masterkey",
-        "hostkey",
-        "clientkey",
-    }
-)
 _log = logging.getLogger("otelpriv")
 _failure_logged = False
 _CACHE_MAX_LENGTH = 1024
-
-
-def _words(segment: str) -> list[str]:
-    """``refreshToken2`` gives refresh, token: camelCase and separators split, digits dropped."""
-    return [word.lower().rstrip("0123456789") for word in _CAMEL.findall(segment)]
-
-
-def _key_words(key: str) -> list[str]:
-    """The words that say what a key holds: its last segment's, or, when that segment only
-    says "the value" (``app.password.value``, ``app.tokens.0``), the segment before it too."""
-    segments = key.split(".")
-    words = _words(segments[-1])
-    if len(segments) > 1 and (not words or set(words) <= _HOLDER_WORDS):
-        words = _words(segments[-2]) + words
-    return words
-
-
-def _names_secret(words: list[str], secret: frozenset[str]) -> bool:
-    """A word, or two neighbours joined, is secret, and the last word is not about the secret
-    (``token_count``, ``pin_enabled``, ``auth_method`` describe a secret, they do not hold one)."""
-    if not words or words[-1] in _METADATA_WORDS:
-        return False
-    if secret.intersection(words):
-        return True
-    return any(first + second in secret for first, second in zip(words, words[1:], strict=False))
-
-
-def _normalized(key: str) -> str:
-    """A whole key compared loosely: ``EndUser.Id``, ``user_id`` and ``userId`` all match."""
-    return key.lower().replace(".", "").replace("_", "").replace("-", "")
-
-
-def _compact_pair(key: str) -> str:
-    """The last two segments run together: ``app.shipping.name`` gives ``shippingname``."""
-    return "".join(_compact(segment) for segment in key.rsplit(".", 2)[-2:])
-
-
-def _compact(key: str) -> str:
-    segment = key.rsplit(".", 1)[-1].lower()
-    return segment.replace("_", "").replace("-", "")
 
 
 class Engine:
@@ -269,7 +158,7 @@ class Sanitizer:
             if allow is not None
             else None
         )
-        self._user_ids = frozenset(_normalized(key) for key in policy.user_ids.keys)
+        self._user_ids = frozenset(normalized(key) for key in policy.user_ids.keys)
         self._secret_words = frozenset(policy.secrets.words)
         self._address_names = frozenset(policy.addresses.names)
         self._ip_keys = frozenset(policy.ips.keys)
@@ -312,7 +201,7 @@ class Sanitizer:
         for pattern, action in self._rules:
             if pattern.fullmatch(key):
                 return self._named_action(action, "rule")
-        if _normalized(key) in self._user_ids:
+        if normalized(key) in self._user_ids:
             return self._named_action(self.policy.user_ids.action, "user_id")
         if key.startswith(_REQUEST_HEADER) or key.startswith(_RESPONSE_HEADER):
             header = key[len(_REQUEST_HEADER) :].lower()
@@ -325,21 +214,21 @@ class Sanitizer:
             return self._each(self._query)
         if key in self._url_fragment:
             return self._each(self._fragment)
-        compact = _compact(key)
-        if key in self._ip_keys or compact in self._ip_names:
+        short = compact(key)
+        if key in self._ip_keys or short in self._ip_names:
             return self._named_action(self.policy.ips.action, "ip")
-        words = _key_words(key)
-        if _names_secret(words, self._secret_words):
+        found = key_words(key)
+        if names_secret(found, self._secret_words):
             return self._named_action(self.policy.secrets.action, "secret_key")
-        if compact in self._address_names or _compact_pair(key) in self._address_names:
+        if short in self._address_names or compact_pair(key) in self._address_names:
             return self._named_action(self.policy.addresses.action, "address_key")
-        if self._version_words.intersection(words):
+        if self._version_words.intersection(found):
             return self._each(self._version_text)
         return self.auto
 
     def _header(self, header: str, key: str) -> Handler:
-        if header in self._redact_headers or _names_secret(
-            _words(header.replace("-", "_")), _HEADER_SECRET_WORDS
+        if header in self._redact_headers or names_secret(
+            split_words(header.replace("-", "_")), HEADER_SECRET_WORDS
         ):
             return self._named_action(Action.REDACT, "header")
         if header == "cookie":
