@@ -29,11 +29,19 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from otelpriv._actions import DropValue
 from otelpriv._engine import Engine, Sanitizer, unique_key
 
-__all__ = ["Outcome", "sanitize_logs", "sanitize_metrics", "sanitize_request", "sanitize_traces"]
+__all__ = [
+    "AUDIT_KEYS",
+    "AUDIT_PREFIX",
+    "Outcome",
+    "sanitize_logs",
+    "sanitize_metrics",
+    "sanitize_request",
+    "sanitize_traces",
+]
 
 _log = logging.getLogger("otelpriv")
-_AUDIT_PREFIX = "otelpriv.redacted."
-_AUDIT_KEYS = "otelpriv.redacted_keys"
+AUDIT_PREFIX = "otelpriv.redacted."
+AUDIT_KEYS = "otelpriv.redacted_keys"
 _CARD_FLOOR = 10**11
 
 
@@ -190,9 +198,9 @@ class _Walk:
             return
         self.hits.extend(hits)
         for rule, count in sorted(Counter(hits).items()):
-            attributes.add(key=_AUDIT_PREFIX + rule).value.int_value = count
+            attributes.add(key=AUDIT_PREFIX + rule).value.int_value = count
         if self.changed_keys:
-            keys = attributes.add(key=_AUDIT_KEYS).value.array_value.values
+            keys = attributes.add(key=AUDIT_KEYS).value.array_value.values
             for key in sorted(set(self.changed_keys)):
                 keys.add(string_value=key)
             self.changed_keys.clear()

@@ -35,7 +35,7 @@ from opentelemetry.trace import Link, SpanContext, Status, TraceState
 from otelpriv._engine import Engine, Sanitizer
 from otelpriv._environment import OTELPRIV_KEY_FILE, engine_from_files
 from otelpriv._errors import OtelprivError
-from otelpriv._otlp import _AUDIT_KEYS, _AUDIT_PREFIX, Outcome
+from otelpriv._otlp import AUDIT_KEYS, AUDIT_PREFIX, Outcome
 from otelpriv._policy import Policy
 from otelpriv._pseudonym import load_key_file
 
@@ -343,9 +343,9 @@ def _audit(sanitizer: Sanitizer, attributes: Any, hits: list[str], keys: list[st
         return attributes
     audited = dict(attributes or {})
     for rule, count in sorted(Counter(hits).items()):
-        audited[_AUDIT_PREFIX + rule] = count
+        audited[AUDIT_PREFIX + rule] = count
     if keys:
-        audited[_AUDIT_KEYS] = tuple(sorted(set(keys)))
+        audited[AUDIT_KEYS] = tuple(sorted(set(keys)))
     return audited
 
 
