@@ -95,13 +95,14 @@ class _Walk:
         auto = sanitizer.auto
         renamed = sanitizer.renamed
         doomed: list[int] = []
-        for index, kv in enumerate(attributes):
-            key = kv.key
+        index = -1
+        for kv in attributes:
+            index += 1
             value = kv.value
             text = value.string_value
             try:
                 if text:
-                    handler = handlers.get(key) or sanitizer.string_handler(key)
+                    handler = handlers.get(kv.key) or sanitizer.string_handler(kv.key)
                     out = handler(text, hits)
                     if out is not text:
                         if type(out) is str:
@@ -111,15 +112,15 @@ class _Walk:
                 else:
                     kind = value.WhichOneof("value")
                     if kind is not None and kind != "string_value":
-                        handler = others.get(key) or sanitizer.handler(key)
+                        handler = others.get(kv.key) or sanitizer.handler(kv.key)
                         if handler is not auto or not _plain_number(value, kind):
                             self._other(handler, value, hits)
             except DropValue:
                 doomed.append(index)
             except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
                 self._failed(value, error, hits)
-            if renamed and key in renamed:
-                kv.key = _renamed(sanitizer, attributes, index, key, hits)
+            if renamed and kv.key in renamed:
+                kv.key = _renamed(sanitizer, attributes, index, kv.key, hits)
         for index in reversed(doomed):
             del attributes[index]
 
@@ -308,16 +309,23 @@ def _sanitize(
 
 
 def _span(walk: _Walk, span: Any) -> None:
+    """Every field of a span that can carry a value; the empty ones cost one check each."""
     hits = walk.item_hits()
-    walk.fields(span, ("name", "trace_state"), hits)
+    walk.fields(span, ("name",), hits)
     walk.attributes(span.attributes, hits)
-    for event in span.events:
-        walk.fields(event, ("name",), hits)
-        walk.attributes(event.attributes, hits)
-    for link in span.links:
-        walk.attributes(link.attributes, hits)
-        walk.fields(link, ("trace_state",), hits)
-    walk.fields(span.status, ("message",), hits)
+    if span.events:
+        for event in span.events:
+            walk.fields(event, ("name",), hits)
+            walk.attributes(event.attributes, hits)
+    if span.links:
+        for link in span.links:
+            walk.attributes(link.attributes, hits)
+            walk.fields(link, ("trace_state",), hits)
+    if span.trace_state:
+        walk.fields(span, ("trace_state",), hits)
+    status = span.status
+    if status.message:
+        walk.fields(status, ("message",), hits)
     walk.finish_item(span.attributes, hits)
 
 
