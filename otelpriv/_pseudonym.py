@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -158,26 +159,24 @@ class Pseudonymizer:
         return self._key.id
 
     def __call__(self, value: object) -> str:
-        text = value if isinstance(value, str) else str(value)
-        found = self._cache.get(text)
-        if found is None:
-            if PSEUDONYM.fullmatch(text) or ENCRYPTED.fullmatch(text):
-                return text
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            found = self._cache[text] = pseudonym_for(self._key, text)
-        return found
+        return self._write(self._cache, pseudonym_for, value)
 
     def encrypt(self, value: object) -> str:
         """The reversible, deterministic token for ``value`` (the policy's ``encrypt``)."""
+        return self._write(self._sealed, encrypt_for, value)
+
+    def _write(
+        self, cache: dict[str, str], write: Callable[[Key, object], str], value: object
+    ) -> str:
+        """A value already written (``psn:`` or ``enc:``) stays as it is: idempotent."""
         text = value if isinstance(value, str) else str(value)
-        found = self._sealed.get(text)
+        found = cache.get(text)
         if found is None:
-            if ENCRYPTED.fullmatch(text) or PSEUDONYM.fullmatch(text):
+            if PSEUDONYM.fullmatch(text) or ENCRYPTED.fullmatch(text):
                 return text
-            if len(self._sealed) >= _CACHE_LIMIT:
-                self._sealed.clear()
-            found = self._sealed[text] = encrypt_for(self._key, text)
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            found = cache[text] = write(self._key, text)
         return found
 
     def __repr__(self) -> str:
