@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 import click
 
 from otelpriv._actions import Action
+from otelpriv._cli_common import Failure, configure_logging, log_level_option
 from otelpriv._engine import Engine
 from otelpriv._environment import OTELPRIV_KEY_FILE, OTELPRIV_POLICY, engine_from_files
 from otelpriv._errors import OtelprivError
@@ -29,17 +30,6 @@ from otelpriv._relay_config import load_relay_config
 from otelpriv._workers import run_workers
 
 __all__ = ["main"]
-
-_EXIT_USAGE = 2
-
-
-class _Failure(click.ClickException):
-    """An error the user can fix: printed as one line, exit status 2."""
-
-    exit_code = _EXIT_USAGE
-
-    def format_message(self) -> str:
-        return self.message
 
 
 def _policy_option(help: str = "YAML policy file [default: built-in policy].") -> Any:
@@ -77,7 +67,7 @@ def _engine(policy: str | None, key_file: str | None) -> Engine:
     try:
         return engine_from_files(policy, key_file)
     except OtelprivError as error:
-        raise _Failure(str(error)) from None
+        raise Failure(str(error)) from None
 
 
 def _read(source: BinaryIO, fmt: str, signal: str | None) -> list[tuple[Signal, object]]:
@@ -89,12 +79,12 @@ def _read(source: BinaryIO, fmt: str, signal: str | None) -> list[tuple[Signal, 
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise _Failure(
+            raise Failure(
                 f"input is not UTF-8 JSON (byte {error.start}); for binary OTLP use --format proto"
             ) from None
         return list(read_json_lines(text.split("\n")))
     except OtlpDecodeError as error:
-        raise _Failure(f"cannot read input: {error}") from None
+        raise Failure(f"cannot read input: {error}") from None
 
 
 @main.command()
@@ -153,7 +143,7 @@ def sanitize(
     if report and output != "-":
         raise click.UsageError("--report writes no telemetry; leave out -o/--output")
     if output != "-" and not Path(output).resolve().parent.is_dir():
-        raise _Failure(f"cannot write {output}: its folder does not exist")
+        raise Failure(f"cannot write {output}: its folder does not exist")
     logging.basicConfig(level=logging.WARNING, format="otelpriv: %(message)s")
     engine = _engine(policy, key_file)
     requests = _read(source, fmt, signal)
@@ -177,7 +167,7 @@ def sanitize(
         with click.open_file(output, "wb", atomic=output != "-") as handle:
             handle.write(b"".join(chunks))
     except OSError as error:
-        raise _Failure(f"cannot write {output}: {error.strerror}") from None
+        raise Failure(f"cannot write {output}: {error.strerror}") from None
     click.echo(
         f"otelpriv: {len(requests)} request(s) sanitized, {sum(totals.values())} "
         f"replacement(s), {dropped} item(s) dropped, {failed} value(s) redacted after an error",
@@ -220,13 +210,7 @@ def _print_report(by_key: Counter[tuple[str, str]], totals: Counter[str], reques
     show_default=True,
     help="Processes sharing the listening ports (SO_REUSEPORT), one per core.",
 )
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-    help="Relay log level (stderr).",
-)
+@log_level_option("Relay log level (stderr).")
 def relay(
     config_file: str | None,
     grpc_endpoint: str | None,
@@ -249,11 +233,7 @@ def relay(
       otelpriv keygen otelpriv.key
       otelpriv relay --key-file otelpriv.key --upstream grpc://collector:4317
     """
-    logging.basicConfig(
-        level=log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(log_level)
     try:
         config = load_relay_config(
             config_file,
@@ -267,7 +247,7 @@ def relay(
         )
         engine = engine_from_files(config.policy, config.key_file)
     except OtelprivError as error:
-        raise _Failure(str(error)) from None
+        raise Failure(str(error)) from None
     if workers > 1 and (_port(config.grpc.endpoint) == 0 or _port(config.http.endpoint) == 0):
         raise click.UsageError("--workers needs fixed ports: port 0 would differ per worker")
     run_workers(config, engine, workers)
@@ -300,10 +280,10 @@ def pseudonym(
         engine = engine_from_files(policy, key_file)
         ring = load_key_file(key_file)
     except OtelprivError as error:
-        raise _Failure(str(error)) from None
+        raise Failure(str(error)) from None
     action = engine.for_service(service).policy.user_ids.action
     if action not in (Action.HASH, Action.ENCRYPT):
-        raise _Failure(f"the policy's user_ids action is {action.value}: nothing to search for")
+        raise Failure(f"the policy's user_ids action is {action.value}: nothing to search for")
     write = encrypt_for if action is Action.ENCRYPT else pseudonym_for
     names = identities or tuple(line for line in sys.stdin.read().splitlines() if line.strip())
     for identity in names:
@@ -324,7 +304,7 @@ def keygen(key_file: str, add: bool) -> None:
     try:
         key = generate_key_file(key_file, add=add)
     except OtelprivError as error:
-        raise _Failure(str(error)) from None
+        raise Failure(str(error)) from None
     click.echo(f"wrote key {key.id} to {key_file}", err=True)
 
 

@@ -9,25 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import sys
 
 import click
 
+from otelpriv._cli_common import Failure, configure_logging, log_level_option
 from otelpriv._errors import OtelprivError
 from otelpriv._identity import serve_identity
 from otelpriv._identity_config import load_identity_config
 
 __all__ = ["identity_server", "token_hash"]
-
-
-class _Failure(click.ClickException):
-    """An error the user can fix: printed as one line, exit status 2."""
-
-    exit_code = 2
-
-    def format_message(self) -> str:
-        return self.message
 
 
 @click.command("identity-server")
@@ -39,13 +30,7 @@ class _Failure(click.ClickException):
     help="YAML configuration: key file, policy, audit log, callers and their roles.",
 )
 @click.option("--listen", help="host:port to listen on [default: the config's, 127.0.0.1:4319].")
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-    help="Log level (stderr). Logs name callers and status codes, never identities.",
-)
+@log_level_option("Log level (stderr). Logs name callers and status codes, never identities.")
 def identity_server(config_file: str, listen: str | None, log_level: str) -> None:
     """Serve the identity service (gRPC) for the help desk.
 
@@ -63,16 +48,12 @@ def identity_server(config_file: str, listen: str | None, log_level: str) -> Non
       otelpriv token-hash < agent.token        # paste the hash into the config
       otelpriv identity-server --config identity.yaml
     """
-    logging.basicConfig(
-        level=log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(log_level)
     try:
         config = load_identity_config(config_file, {"listen": listen})
         asyncio.run(serve_identity(config))
     except OtelprivError as error:
-        raise _Failure(str(error)) from None
+        raise Failure(str(error)) from None
 
 
 @click.command("token-hash")
@@ -90,7 +71,7 @@ def token_hash() -> None:
     typed = sys.stdin.isatty()
     token = (click.prompt("Token", hide_input=True) if typed else sys.stdin.read()).strip()
     if not token:
-        raise _Failure("no token on stdin")
+        raise Failure("no token on stdin")
     if len(token) < 16:
         click.echo("otelpriv: warning: a token shorter than 16 characters is guessable", err=True)
     click.echo(hashlib.sha256(token.encode("utf-8")).hexdigest())
