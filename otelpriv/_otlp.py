@@ -1,24 +1,33 @@
-"""The engine applied in place to OTLP protobuf requests (traces, logs, metrics).
+"""The engine applied to OTLP export requests (traces, logs, metrics).
 
-This is the relay's and the CLI's hot path. It walks the request once, reads each attribute key,
-and hands string values straight to the handler the key resolves to; arrays and maps are
-converted to plain Python only when present. Nothing is copied unless it changes.
+This is the relay's and the CLI's hot path. It walks a *view* of the request (see
+:mod:`otelpriv._otlp_views`) in which every attribute and log body is still serialized bytes,
+and looks each one up in a cache of what it became the last time. In real traffic almost
+every attribute has been seen before (the same routes, agents, status codes, users), so a
+clean attribute costs one dictionary lookup and is never decoded. An attribute not seen yet
+is decoded, given to the handler its key resolves to, encoded again and remembered.
 
-Fields this OTLP version does not know cannot be sanitized, so they are discarded first.
-Fail-closed at two depths: a value whose handler fails is replaced by the placeholder, and an
-item (span, log record, data point) whose walk fails is removed from the request. Both are
-counted in the returned :class:`Outcome`; the log line says how many, never which values.
+Fields this OTLP version does not know cannot be sanitized, so they are discarded, inside the
+remembered attributes too. Fail-closed at two depths: a value whose handler fails is replaced
+by the placeholder, and an item (span, log record, data point) whose walk fails is removed
+from the request. Both are counted in the returned :class:`Outcome`; the log line says how
+many, never which values. A request that is not valid protobuf (an attribute with invalid
+UTF-8, say) raises :class:`~google.protobuf.message.DecodeError` and is not forwarded.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import compress, count, repeat
+from operator import is_not
 from typing import Any
 
+from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -28,6 +37,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from otelpriv._actions import DropValue
 from otelpriv._engine import Engine, Sanitizer, unique_key
+from otelpriv._otlp_views import view_class
 
 __all__ = [
     "AUDIT_KEYS",
@@ -37,12 +47,17 @@ __all__ = [
     "sanitize_metrics",
     "sanitize_request",
     "sanitize_traces",
+    "sanitize_view",
+    "view_class",
 ]
 
 _log = logging.getLogger("otelpriv")
 AUDIT_PREFIX = "otelpriv.redacted."
 AUDIT_KEYS = "otelpriv.redacted_keys"
 _CARD_FLOOR = 10**11
+_KNOWN_LIMIT = 1 << 16
+_KNOWN_MAX_BYTES = 1024
+_CLEAN = object()
 
 
 @dataclass
@@ -59,120 +74,221 @@ class Outcome:
         return sum(self.rules.values())
 
 
+class _Edit:
+    """What a serialized attribute becomes: new bytes (None: dropped) and the rules that hit."""
+
+    __slots__ = ("key", "raw", "renamed", "rules")
+
+    def __init__(self, raw: bytes | None, rules: tuple[str, ...], key: str, renamed: bool):
+        self.raw = raw
+        self.rules = rules
+        self.key = key
+        self.renamed = renamed
+
+
+class _Known:
+    """Serialized attributes and log bodies one sanitizer has seen, with what they became.
+
+    Cleared when full rather than evicted one by one: bounded, and cheaper on the hot path.
+    Long values are not remembered; they rarely repeat. Failures are not remembered either,
+    so each one is counted.
+    """
+
+    __slots__ = ("attributes", "bodies", "services")
+
+    def __init__(self) -> None:
+        self.attributes: dict[bytes, Any] = {}
+        self.bodies: dict[bytes, Any] = {}
+        self.services: dict[bytes, str | None] = {}
+
+    @staticmethod
+    def remember(table: dict[bytes, Any], raw: bytes, result: Any) -> Any:
+        if len(raw) <= _KNOWN_MAX_BYTES:
+            if len(table) >= _KNOWN_LIMIT:
+                table.clear()
+            table[raw] = result
+        return result
+
+
+_KNOWN: weakref.WeakKeyDictionary[Sanitizer, _Known] = weakref.WeakKeyDictionary()
+_SERVICES: dict[bytes, str | None] = {}
+
+
+def _known(sanitizer: Sanitizer) -> _Known:
+    found = _KNOWN.get(sanitizer)
+    if found is None:
+        found = _KNOWN[sanitizer] = _Known()
+    return found
+
+
 class _Walk:
-    """One pass over one request, with its sanitizer switching per resource."""
+    """One pass over one request view, with its sanitizer switching per resource."""
 
-    __slots__ = ("audit", "by_key", "changed_keys", "engine", "hits", "outcome", "sanitizer")
+    __slots__ = (
+        "attributes",
+        "audit",
+        "by_key",
+        "changed_keys",
+        "engine",
+        "hits",
+        "known",
+        "lookup",
+        "outcome",
+        "real",
+        "sanitizer",
+    )
 
-    def __init__(self, engine: Engine, outcome: Outcome, by_key: bool) -> None:
+    def __init__(self, engine: Engine, outcome: Outcome, by_key: bool, real: bool) -> None:
         self.engine = engine
+        self.real = real
+        self.attributes = self._messages if real else self._serialized
         self.outcome = outcome
         self.by_key = by_key
-        self.sanitizer: Sanitizer = engine.for_service(None)
-        self.audit = False
-        self.changed_keys: list[str] | None = None
         self.hits: list[str] = []
+        self.switch(engine.for_service(None))
+
+    def switch(self, sanitizer: Sanitizer) -> None:
+        self.sanitizer = sanitizer
+        self.known = _known(sanitizer)
+        self.lookup = self.known.attributes.get
+        audit = sanitizer.policy.audit
+        self.audit = audit.counts
+        self.changed_keys: list[str] | None = [] if audit.counts and audit.key_names else None
 
     def resource(self, resource: Any) -> None:
-        service = None
-        for kv in resource.attributes:
-            if kv.key == "service.name":
-                service = kv.value.string_value
-                break
-        self.sanitizer = self.engine.for_service(service)
-        audit = self.sanitizer.policy.audit
-        self.audit = audit.counts
-        self.changed_keys = [] if audit.counts and audit.key_names else None
+        self.switch(self.engine.for_service(self._service(resource.attributes)))
         self.attributes(resource.attributes, self.hits)
 
-    def attributes(self, attributes: Any, hits: list[str]) -> None:
-        if self.by_key or self.changed_keys is not None:
-            self._tracked_attributes(attributes, hits)
+    def _service(self, attributes: Any) -> str | None:
+        """The resource's ``service.name``, which picks the per-service rules."""
+        if self.real:
+            attributes = [kv.SerializeToString() for kv in attributes]
+        for raw in attributes:
+            name = _SERVICES.get(raw, _CLEAN)
+            if name is _CLEAN:
+                kv = KeyValue.FromString(raw)
+                name = kv.value.string_value if kv.key == "service.name" else None
+                _Known.remember(_SERVICES, raw, name)
+            if name is not None:
+                return name
+        return None
+
+    def _serialized(self, attributes: Any, hits: list[str]) -> None:
+        """Serialized attributes in place: the known clean ones cost one lookup each."""
+        found = list(map(self.lookup, attributes))
+        if found.count(_CLEAN) == len(found):
             return
-        sanitizer = self.sanitizer
-        handlers = sanitizer.string_handlers
-        others = sanitizer.handlers
-        auto = sanitizer.auto
-        renamed = sanitizer.renamed
         doomed: list[int] = []
-        index = -1
-        for kv in attributes:
-            index += 1
-            value = kv.value
-            text = value.string_value
-            try:
-                if text:
-                    handler = handlers.get(kv.key) or sanitizer.string_handler(kv.key)
-                    out = handler(text, hits)
-                    if out is not text:
-                        if type(out) is str:
-                            value.string_value = out
-                        else:
-                            _assign(value, out)
-                else:
-                    kind = value.WhichOneof("value")
-                    if kind is not None and kind != "string_value":
-                        handler = others.get(kv.key) or sanitizer.handler(kv.key)
-                        if handler is not auto or not _plain_number(value, kind):
-                            self._other(handler, value, hits)
-            except DropValue:
+        renamed: list[int] = []
+        for index in compress(count(), map(is_not, found, repeat(_CLEAN))):
+            edit = found[index]
+            if edit is None:
+                edit = self._resolve(attributes[index])
+                if edit is _CLEAN:
+                    continue
+            hits.extend(edit.rules)
+            if edit.raw is None:
                 doomed.append(index)
-            except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
-                self._failed(value, error, hits)
-            if renamed and kv.key in renamed:
-                kv.key = _renamed(sanitizer, attributes, index, kv.key, hits)
+            else:
+                attributes[index] = edit.raw
+                if edit.renamed:
+                    renamed.append(index)
+            if edit.rules:
+                if self.by_key:
+                    self.outcome.by_key.update((rule, edit.key) for rule in edit.rules)
+                if self.changed_keys is not None:
+                    self.changed_keys.append(edit.key)
+        if renamed:
+            _distinct_keys(attributes, renamed, doomed)
         for index in reversed(doomed):
             del attributes[index]
 
-    def _other(self, handler: Any, value: AnyValue, hits: list[str]) -> None:
-        """Values that are not strings go through the handler as plain Python values."""
+    def _messages(self, attributes: Any, hits: list[str]) -> None:
+        """``KeyValue`` messages (a real request, not a view): the same rules, written back.
+
+        Each ``KeyValue`` that changes is rewritten where it is, so a reference to a span or
+        a log record taken before the call sees the sanitized values.
+        """
+        before = [kv.SerializeToString() for kv in attributes]
+        after = list(before)
+        self._serialized(after, hits)
+        if len(after) == len(before):
+            for kv, old, new in zip(attributes, before, after, strict=True):
+                if new is not old:
+                    kv.ParseFromString(new)
+            return
+        del attributes[:]
+        for raw in after:
+            attributes.add().ParseFromString(raw)
+
+    def _resolve(self, raw: bytes) -> Any:
+        """An attribute not seen yet: decode, sanitize, encode, remember."""
+        kv = KeyValue.FromString(raw)
+        kv.DiscardUnknownFields()
+        key = kv.key
+        sanitizer = self.sanitizer
+        sanitizer.handler(key)
+        local: list[str] = []
+        try:
+            self._value(key, kv.value, local)
+        except DropValue:
+            dropped = _Edit(None, tuple(local), key, False)
+            return _Known.remember(self.known.attributes, raw, dropped)
+        except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
+            self._failed(kv.value, error, local)
+            return _Edit(kv.SerializeToString(), tuple(local), key, False)
+
+        renamed = key in sanitizer.renamed
+        if renamed:
+            kv.key = sanitizer.rename(key, local)
+        out = kv.SerializeToString()
+        result = _Edit(out, tuple(local), key, renamed) if local or out != raw else _CLEAN
+        return _Known.remember(self.known.attributes, raw, result)
+
+    def _value(self, key: str, value: AnyValue, hits: list[str]) -> None:
+        sanitizer = self.sanitizer
+        text = value.string_value
+        if text:
+            out = sanitizer.string_handler(key)(text, hits)
+            if out is not text:
+                _assign(value, out)
+            return
+        kind = value.WhichOneof("value")
+        if kind is None or kind == "string_value":
+            return
+        handler = sanitizer.handler(key)
+        if handler is sanitizer.auto and _plain_number(value, kind):
+            return
         plain = _to_python(value)
         out = handler(plain, hits)
         if out is not plain:
             _assign(value, out)
 
-    def _tracked_attributes(self, attributes: Any, hits: list[str]) -> None:
-        """The same walk, noting which keys changed (for --report and the audit key names)."""
-        sanitizer = self.sanitizer
-        doomed: list[int] = []
-        for index, kv in enumerate(attributes):
-            key = kv.key
-            value = kv.value
-            before = len(hits)
+    def body(self, raw: bytes, hits: list[str]) -> bytes:
+        """A log body: strings get the text rules, maps and arrays the key-aware walk."""
+        bodies = self.known.bodies
+        edit = bodies.get(raw)
+        if edit is None:
+            value = AnyValue.FromString(raw)
+            value.DiscardUnknownFields()
+            local: list[str] = []
             try:
-                if value.HasField("string_value"):
-                    text = value.string_value
-                    out = sanitizer.handler(key)(text, hits)
-                    if out is not text:
-                        _assign(value, out)
-                else:
-                    self._other(sanitizer.handler(key), value, hits)
-            except DropValue:
-                doomed.append(index)
+                plain = _to_python(value)
+                out = self.sanitizer.auto(plain, local)
+                if out is not plain:
+                    _assign(value, out)
             except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
                 self._failed(value, error, hits)
-            if key in sanitizer.renamed:
-                kv.key = _renamed(sanitizer, attributes, index, key, hits)
-            if len(hits) > before:
-                if self.by_key:
-                    self.outcome.by_key.update((rule, key) for rule in hits[before:])
-                if self.changed_keys is not None:
-                    self.changed_keys.append(key)
-        for index in reversed(doomed):
-            del attributes[index]
-
-    def any_value(self, value: AnyValue, hits: list[str]) -> None:
-        """A log body: strings get the text rules, maps and arrays the key-aware walk."""
-        try:
-            plain = _to_python(value)
-            out = self.sanitizer.auto(plain, hits)
-            if out is not plain:
-                _assign(value, out)
-        except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
-            self._failed(value, error, hits)
-
-    def text(self, text: str, hits: list[str]) -> str:
-        return self.sanitizer.text(text, hits) if text else text
+                return value.SerializeToString()
+            cleaned = value.SerializeToString()
+            edit: Any = _CLEAN
+            if cleaned != raw or local:
+                edit = _Edit(cleaned, tuple(local), "", False)
+            _Known.remember(bodies, raw, edit)
+        if edit is _CLEAN:
+            return raw
+        hits.extend(edit.rules)
+        return edit.raw
 
     def fields(self, message: Any, names: tuple[str, ...], hits: list[str]) -> None:
         """String fields that are not attributes (scope names, trace state, units...)."""
@@ -198,13 +314,21 @@ class _Walk:
         if not self.audit or not hits:
             return
         self.hits.extend(hits)
-        for rule, count in sorted(Counter(hits).items()):
-            attributes.add(key=AUDIT_PREFIX + rule).value.int_value = count
+        for rule, times in sorted(Counter(hits).items()):
+            audit = KeyValue(key=AUDIT_PREFIX + rule, value=AnyValue(int_value=times))
+            self._append(attributes, audit)
         if self.changed_keys:
-            keys = attributes.add(key=AUDIT_KEYS).value.array_value.values
+            audit = KeyValue(key=AUDIT_KEYS)
             for key in sorted(set(self.changed_keys)):
-                keys.add(string_value=key)
+                audit.value.array_value.values.add(string_value=key)
+            self._append(attributes, audit)
             self.changed_keys.clear()
+
+    def _append(self, attributes: Any, kv: KeyValue) -> None:
+        if self.real:
+            attributes.append(kv)
+        else:
+            attributes.append(kv.SerializeToString())
 
     def _failed(self, value: AnyValue, error: Exception, hits: list[str]) -> None:
         self.outcome.failed_values += 1
@@ -217,6 +341,24 @@ class _Walk:
             )
 
 
+def _distinct_keys(attributes: Any, renamed: list[int], doomed: list[int]) -> None:
+    """Renamed keys stay distinct from the item's other keys (OTLP allows no twins).
+
+    A key that was not renamed keeps its name; renamed ones that collide get ``#2``, ``#3``…
+    in the order they come.
+    """
+    keys = [KeyValue.FromString(raw).key for raw in attributes]
+    skip = set(renamed) | set(doomed)
+    taken = {key for index, key in enumerate(keys) if index not in skip}
+    for index in renamed:
+        key = unique_key(keys[index], taken)
+        taken.add(key)
+        if key != keys[index]:
+            kv = KeyValue.FromString(attributes[index])
+            kv.key = key
+            attributes[index] = kv.SerializeToString()
+
+
 def _plain_number(value: AnyValue, kind: str) -> bool:
     """A number no rule needs to see: too short to be a card, or a flag."""
     if kind == "int_value":
@@ -224,12 +366,6 @@ def _plain_number(value: AnyValue, kind: str) -> bool:
     if kind == "double_value":
         return -_CARD_FLOOR < value.double_value < _CARD_FLOOR
     return kind == "bool_value"
-
-
-def _renamed(sanitizer: Sanitizer, attributes: Any, index: int, key: str, hits: list[str]) -> str:
-    """The sanitized key, kept distinct from the item's other keys (OTLP allows no twins)."""
-    taken = {other.key for number, other in enumerate(attributes) if number != index}
-    return unique_key(sanitizer.rename(key, hits), taken)
 
 
 def _to_python(value: AnyValue) -> Any:
@@ -269,11 +405,17 @@ def _assign(target: AnyValue, value: Any) -> None:
 
 
 def _each_item(items: Any, sanitize: Callable[[Any], None], outcome: Outcome, what: str) -> None:
-    """Sanitize every item of a repeated field; one whose walk fails is dropped (fail-closed)."""
+    """Sanitize every item of a repeated field; one whose walk fails is dropped (fail-closed).
+
+    A decode error is not the item's fault but the request's: it goes up, and the whole
+    request is refused as malformed.
+    """
     failed = []
     for index, item in enumerate(items):
         try:
             sanitize(item)
+        except DecodeError:
+            raise
         except Exception as error:  # noqa: BLE001 - fail closed: drop the item
             outcome.dropped_items += 1
             failed.append(index)
@@ -285,19 +427,12 @@ def _each_item(items: Any, sanitize: Callable[[Any], None], outcome: Outcome, wh
         del items[index]
 
 
-def _sanitize(
-    request: Any,
-    engine: Engine,
-    by_key: bool,
-    path: tuple[str, str, str],
-    item: Callable[[_Walk, Any], None],
-    what: str,
-) -> Outcome:
+def _walk(request: Any, engine: Engine, by_key: bool, real: bool) -> Outcome:
     """The walk every signal shares: resources, their scopes, the scopes' items."""
     request.DiscardUnknownFields()
     outcome = Outcome()
-    walk = _Walk(engine, outcome, by_key)
-    resources, scopes, items = path
+    walk = _Walk(engine, outcome, by_key, real)
+    (resources, scopes, items), item, what = _PATHS[type(request)]
     for resource in getattr(request, resources):
         walk.resource(resource.resource)
         walk.fields(resource, ("schema_url",), walk.hits)
@@ -331,8 +466,14 @@ def _span(walk: _Walk, span: Any) -> None:
 
 def _record(walk: _Walk, record: Any) -> None:
     hits = walk.item_hits()
-    if record.HasField("body"):
-        walk.any_value(record.body, hits)
+    if not walk.real:
+        if record.body:
+            record.body = walk.body(record.body, hits)
+    elif record.HasField("body"):
+        raw = record.body.SerializeToString()
+        cleaned = walk.body(raw, hits)
+        if cleaned is not raw:
+            record.body.ParseFromString(cleaned)
     walk.attributes(record.attributes, hits)
     walk.fields(record, ("event_name", "severity_text"), hits)
     walk.finish_item(record.attributes, hits)
@@ -355,39 +496,64 @@ def _point(walk: _Walk, point: Any) -> None:
     walk.finish_item(point.attributes, hits)
 
 
+_Path = tuple[tuple[str, str, str], Callable[[_Walk, Any], None], str]
+_REAL_PATHS: dict[type[Message], _Path] = {
+    ExportTraceServiceRequest: (("resource_spans", "scope_spans", "spans"), _span, "span"),
+    ExportLogsServiceRequest: (
+        ("resource_logs", "scope_logs", "log_records"),
+        _record,
+        "log record",
+    ),
+    ExportMetricsServiceRequest: (
+        ("resource_metrics", "scope_metrics", "metrics"),
+        _metric,
+        "metric",
+    ),
+}
+_REQUESTS = tuple(_REAL_PATHS)
+_VIEWS = tuple(view_class(request) for request in _REQUESTS)
+_PATHS = {**_REAL_PATHS, **{view_class(real): path for real, path in _REAL_PATHS.items()}}
+
+
+def sanitize_view(view: Message, engine: Engine, *, by_key: bool = False) -> Outcome:
+    """Sanitize, in place, the view of an export request: the relay's fast path.
+
+    ``view`` is a ``view_class(ExportTraceServiceRequest)`` (or logs, metrics) parsed from the
+    bytes the client sent; serialize it to get the sanitized request.
+    """
+    if not isinstance(view, _VIEWS):
+        raise TypeError(f"not a view of an OTLP export request: {type(view).__name__}")
+    return _walk(view, engine, by_key, real=False)
+
+
+def sanitize_request(request: Message, engine: Engine, *, by_key: bool = False) -> Outcome:
+    """Sanitize any of the three OTLP export requests, or their views, in place."""
+    if isinstance(request, _VIEWS):
+        return _walk(request, engine, by_key, real=False)
+    if not isinstance(request, _REQUESTS):
+        raise TypeError(f"not an OTLP export request: {type(request).__name__}")
+    return _walk(request, engine, by_key, real=True)
+
+
 def sanitize_traces(
     request: ExportTraceServiceRequest, engine: Engine, *, by_key: bool = False
 ) -> Outcome:
     """Sanitize every span of a request in place."""
-    path = ("resource_spans", "scope_spans", "spans")
-    return _sanitize(request, engine, by_key, path, _span, "span")
+    return sanitize_request(request, engine, by_key=by_key)
 
 
 def sanitize_logs(
     request: ExportLogsServiceRequest, engine: Engine, *, by_key: bool = False
 ) -> Outcome:
     """Sanitize every log record of a request in place."""
-    path = ("resource_logs", "scope_logs", "log_records")
-    return _sanitize(request, engine, by_key, path, _record, "log record")
+    return sanitize_request(request, engine, by_key=by_key)
 
 
 def sanitize_metrics(
     request: ExportMetricsServiceRequest, engine: Engine, *, by_key: bool = False
 ) -> Outcome:
     """Sanitize every data point, exemplar and metric description in place."""
-    path = ("resource_metrics", "scope_metrics", "metrics")
-    return _sanitize(request, engine, by_key, path, _metric, "metric")
-
-
-def sanitize_request(request: Any, engine: Engine, *, by_key: bool = False) -> Outcome:
-    """Sanitize any of the three OTLP export requests in place."""
-    if isinstance(request, ExportTraceServiceRequest):
-        return sanitize_traces(request, engine, by_key=by_key)
-    if isinstance(request, ExportLogsServiceRequest):
-        return sanitize_logs(request, engine, by_key=by_key)
-    if isinstance(request, ExportMetricsServiceRequest):
-        return sanitize_metrics(request, engine, by_key=by_key)
-    raise TypeError(f"not an OTLP export request: {type(request).__name__}")
+    return sanitize_request(request, engine, by_key=by_key)
 
 
 def keyvalue(key: str, value: Any) -> KeyValue:

@@ -16,7 +16,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from otelpriv._engine import Engine
-from otelpriv._otlp import sanitize_request
+from otelpriv._otlp import sanitize_request, view_class
 from otelpriv._relay_metrics import RelayMetrics
 from otelpriv._signals import SignalInfo, count_items
 from otelpriv._upstream import Upstream, UpstreamError
@@ -51,22 +51,20 @@ class Pipeline:
         return self._inflight
 
     def decode(self, info: SignalInfo, payload: bytes) -> Any:
-        """Binary protobuf into the signal's request; a malformed one is INVALID_ARGUMENT."""
-        request = info.request()
+        """Binary protobuf into the view of the signal's request (see ``_otlp_views``).
+
+        Attributes stay serialized until the walk looks them up; a malformed request is
+        INVALID_ARGUMENT, here or when the walk decodes an attribute it has not seen.
+        """
         try:
-            request.ParseFromString(payload)
+            return view_class(info.request).FromString(payload)
         except DecodeError:
-            raise Refused(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"the body is not a valid {info.request.DESCRIPTOR.name}",
-            ) from None
-        return request
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, _malformed(info)) from None
 
     async def export(self, info: SignalInfo, request: Any, deadline: float) -> Any:
         """Sanitize ``request`` in place, deliver it, and return the response for the client."""
         signal = info.signal.value
         if self._inflight >= self._max_inflight:
-            self.metrics.rejected_requests.labels(signal, "RESOURCE_EXHAUSTED").inc()
             raise Refused(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many requests in flight")
         self._inflight += 1
         started = time.perf_counter()
@@ -75,7 +73,6 @@ class Pipeline:
         except Refused:
             raise
         except Exception as error:  # noqa: BLE001 - answer INTERNAL, never forward raw
-            self.metrics.rejected_requests.labels(signal, "INTERNAL").inc()
             _log.error("request failed inside the relay (%s)", type(error).__name__)
             raise Refused(grpc.StatusCode.INTERNAL, "internal error in the relay") from None
         finally:
@@ -86,12 +83,15 @@ class Pipeline:
         signal = info.signal.value
         received = count_items(info.signal, request)
         self.metrics.received.labels(signal).inc(received)
-        outcome = sanitize_request(request, self.engine)
+        try:
+            outcome = sanitize_request(request, self.engine)
+        except DecodeError:
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, _malformed(info)) from None
         self.metrics.count_rules(outcome.rules)
         if outcome.dropped_items:
             self.metrics.dropped.labels(signal, "unsanitizable").inc(outcome.dropped_items)
         try:
-            answer = await self.upstream.send(info, request.SerializeToString(), request, deadline)
+            answer = await self.upstream.send(info, request.SerializeToString(), deadline)
         except UpstreamError as error:
             self.metrics.upstream_errors.labels(error.code.name).inc()
             self.metrics.dropped.labels(signal, "upstream").inc(received - outcome.dropped_items)
@@ -115,3 +115,7 @@ class Pipeline:
                 rejected,
             )
         return response
+
+
+def _malformed(info: SignalInfo) -> str:
+    return f"the body is not a valid {info.request.DESCRIPTOR.name}"

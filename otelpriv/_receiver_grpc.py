@@ -42,6 +42,7 @@ def _handler(pipeline: Pipeline, info: SignalInfo, tokens: Sequence[str]) -> Any
             request = pipeline.decode(info, payload)
             return await pipeline.export(info, request, deadline)
         except Refused as refused:
+            pipeline.metrics.rejected_requests.labels(info.signal.value, refused.code.name).inc()
             await context.abort(refused.code, str(refused))
 
     return grpc.unary_unary_rpc_method_handler(

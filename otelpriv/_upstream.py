@@ -69,9 +69,7 @@ class Upstream(Protocol):
 
     endpoint: str
 
-    async def send(
-        self, info: SignalInfo, payload: bytes, message: Any, deadline: float
-    ) -> bytes: ...
+    async def send(self, info: SignalInfo, payload: bytes, deadline: float) -> bytes: ...
 
     def interrupt(self) -> None:
         """Stop waiting between retries: a shutdown should not outlast its grace period."""
@@ -152,7 +150,7 @@ class GrpcUpstream:
             )
         return call
 
-    async def send(self, info: SignalInfo, payload: bytes, message: Any, deadline: float) -> bytes:
+    async def send(self, info: SignalInfo, payload: bytes, deadline: float) -> bytes:
         backoff = _Backoff(self._initial, self._closing)
         call = self._call(info)
         while True:
@@ -206,7 +204,7 @@ class HttpUpstream:
             self._ssl = context
         self._session: aiohttp.ClientSession | None = None
 
-    async def send(self, info: SignalInfo, payload: bytes, message: Any, deadline: float) -> bytes:
+    async def send(self, info: SignalInfo, payload: bytes, deadline: float) -> bytes:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         body = gzip.compress(payload, compresslevel=5) if self._gzip else payload
@@ -275,7 +273,8 @@ class FileUpstream:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._owned = self._stream = path.open("a", encoding="utf-8")
 
-    async def send(self, info: SignalInfo, payload: bytes, message: Any, deadline: float) -> bytes:
+    async def send(self, info: SignalInfo, payload: bytes, deadline: float) -> bytes:
+        message = info.request.FromString(payload)
         self._stream.write(dump_json_line(info.signal, message) + "\n")
         self._stream.flush()
         return b""
