@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,7 @@ from click.testing import CliRunner
 
 from otelpriv import Engine, KeyFileError, generate_key_file, load_key_file, parse_policy
 from otelpriv._cli import main
-from otelpriv._pseudonym import ENCRYPTED, encrypt_for, pseudonym_for, reveal
+from otelpriv._pseudonym import ENCRYPTED, Key, encrypt_for, pseudonym_for, reveal
 
 EMAIL = "Freya.Lind@Example.com "
 
@@ -80,3 +83,19 @@ def test_pseudonym_cli_reads_stdin_and_follows_encrypt_policy(
     assert result.exit_code == 0, result.output
     token = result.output.split("\t")[0]
     assert token == encrypt_for(load_key_file(key_file).active, "freya.lind@example.com")
+
+
+def test_pseudonyms_never_change_between_versions() -> None:
+    """A help desk searches stored telemetry with today's pseudonyms: the format is frozen.
+
+    The value is HMAC-SHA256 over the normalized identity, its first 16 bytes in RFC 4648
+    base32, lower-cased and unpadded, after the key id.
+    """
+    key = Key.from_secret(bytes(range(32)))
+    assert pseudonym_for(key, "Freya.Lind@Example.com ") == (
+        "psn:75e8c39e:nqnptms3ctjciunrmbwnemdnri"
+    )
+    for identity in ("a", "customer42@example.com", "ünïcode@bêta.example", "x" * 300):
+        digest = hmac.new(key.secret, identity.encode(), hashlib.sha256).digest()[:16]
+        code = base64.b32encode(digest).decode("ascii").rstrip("=").lower()
+        assert pseudonym_for(key, identity) == f"psn:{key.id}:{code}"
