@@ -224,6 +224,24 @@ def test_malformed_request_is_rejected_while_valid_stream_passes(
     assert len(upstream.items("traces")) == 20
 
 
+def test_bad_utf8_deep_in_an_attribute_is_rejected(
+    relay: RelayThread, upstream: FakeUpstream
+) -> None:
+    """The view leaves attributes serialized; the walk still refuses one that is not UTF-8."""
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add(name="ok", span_id=b"\1" * 8)
+    bad_attribute = b"\x0a\x08app.note\x12\x04\x0a\x02\xc3\x28"
+    span_bytes = span.SerializeToString() + b"\x4a" + bytes([len(bad_attribute)]) + bad_attribute
+    scope_bytes = b"\x12" + bytes([len(span_bytes)]) + span_bytes
+    payload = b"\x0a" + bytes([len(scope_bytes) + 2]) + b"\x12" + bytes([len(scope_bytes)])
+    payload += scope_bytes
+    with pytest.raises(grpc.RpcError) as raised:
+        _raw_call(relay.grpc_target, payload)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a valid ExportTraceServiceRequest" in raised.value.details()
+    assert upstream.items("traces") == []
+
+
 def test_permanent_upstream_error_reaches_client(
     relay: RelayThread, upstream: FakeUpstream
 ) -> None:
