@@ -86,32 +86,50 @@ class _Edit:
         self.renamed = renamed
 
 
-class _Known:
-    """Serialized attributes and log bodies one sanitizer has seen, with what they became.
+class _Memory:
+    """Serialized values one sanitizer has met twice, with what they became.
 
-    Cleared when full rather than evicted one by one: bounded, and cheaper on the hot path.
-    Long values are not remembered; they rarely repeat. Failures are not remembered either,
-    so each one is counted.
+    A value enters on its second sighting: ids, timestamps and messages met once would
+    otherwise fill the table and flush the values that do repeat (routes, agents, users).
+    The first sightings are kept as hashes only. Both are cleared when full rather than
+    evicted one by one: bounded, and cheaper on the hot path. Long values are not kept; they
+    rarely repeat. Failures are not kept either, so each one is counted.
     """
 
-    __slots__ = ("attributes", "bodies", "services")
+    __slots__ = ("get", "seen", "table")
 
     def __init__(self) -> None:
-        self.attributes: dict[bytes, Any] = {}
-        self.bodies: dict[bytes, Any] = {}
-        self.services: dict[bytes, str | None] = {}
+        self.table: dict[bytes, Any] = {}
+        self.get = self.table.get
+        self.seen: set[int] = set()
 
-    @staticmethod
-    def remember(table: dict[bytes, Any], raw: bytes, result: Any) -> Any:
-        if len(raw) <= _KNOWN_MAX_BYTES:
-            if len(table) >= _KNOWN_LIMIT:
-                table.clear()
-            table[raw] = result
+    def remember(self, raw: bytes, result: Any) -> Any:
+        if len(raw) > _KNOWN_MAX_BYTES:
+            return result
+        fingerprint = hash(raw)
+        if fingerprint not in self.seen:
+            if len(self.seen) >= _KNOWN_LIMIT:
+                self.seen.clear()
+            self.seen.add(fingerprint)
+        else:
+            if len(self.table) >= _KNOWN_LIMIT:
+                self.table.clear()
+            self.table[raw] = result
         return result
 
 
+class _Known:
+    """What the walk remembers for one sanitizer: its attributes and its log bodies."""
+
+    __slots__ = ("attributes", "bodies")
+
+    def __init__(self) -> None:
+        self.attributes = _Memory()
+        self.bodies = _Memory()
+
+
 _KNOWN: weakref.WeakKeyDictionary[Sanitizer, _Known] = weakref.WeakKeyDictionary()
-_SERVICES: dict[bytes, str | None] = {}
+_SERVICES = _Memory()
 
 
 def _known(sanitizer: Sanitizer) -> _Known:
@@ -164,11 +182,11 @@ class _Walk:
         if self.real:
             attributes = [kv.SerializeToString() for kv in attributes]
         for raw in attributes:
-            name = _SERVICES.get(raw, _CLEAN)
+            name = _SERVICES.table.get(raw, _CLEAN)
             if name is _CLEAN:
                 kv = KeyValue.FromString(raw)
                 name = kv.value.string_value if kv.key == "service.name" else None
-                _Known.remember(_SERVICES, raw, name)
+                _SERVICES.remember(raw, name)
             if name is not None:
                 return name
         return None
@@ -233,7 +251,7 @@ class _Walk:
             self._value(key, kv.value, local)
         except DropValue:
             dropped = _Edit(None, tuple(local), key, False)
-            return _Known.remember(self.known.attributes, raw, dropped)
+            return self.known.attributes.remember(raw, dropped)
         except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
             self._failed(kv.value, error, local)
             return _Edit(kv.SerializeToString(), tuple(local), key, False)
@@ -243,7 +261,7 @@ class _Walk:
             kv.key = sanitizer.rename(key, local)
         out = kv.SerializeToString()
         result = _Edit(out, tuple(local), key, renamed) if local or out != raw else _CLEAN
-        return _Known.remember(self.known.attributes, raw, result)
+        return self.known.attributes.remember(raw, result)
 
     def _value(self, key: str, value: AnyValue, hits: list[str]) -> None:
         sanitizer = self.sanitizer
@@ -284,7 +302,7 @@ class _Walk:
             edit: Any = _CLEAN
             if cleaned != raw or local:
                 edit = _Edit(cleaned, tuple(local), "", False)
-            _Known.remember(bodies, raw, edit)
+            bodies.remember(raw, edit)
         if edit is _CLEAN:
             return raw
         hits.extend(edit.rules)

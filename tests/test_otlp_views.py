@@ -123,7 +123,9 @@ def test_the_cache_is_bounded(key_ring: KeyRing, monkeypatch: pytest.MonkeyPatch
     sanitized, outcome = _through_view(_span_request(*addresses), engine)
     assert outcome.rules["ip"] == 40
     assert b"198.51.100.39" not in sanitized
-    assert len(otlp._known(engine.for_service("shop")).attributes) <= 8
+    memory = otlp._known(engine.for_service("shop")).attributes
+    assert len(memory.table) <= 8
+    assert len(memory.seen) <= 8
 
 
 def test_views_reject_what_is_not_a_view(engine: Engine) -> None:
