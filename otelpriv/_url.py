@@ -185,14 +185,15 @@ class UrlRules:
         """A parameter value; one that is a URL itself (``next=https://…``) gets these rules.
 
         A percent-encoded URL (``redirect=https%3A%2F%2F…%3Ftoken%3D…``) is decoded first;
-        when anything in it changes, the sanitized URL is encoded back.
+        when anything in it changes, the sanitized URL is encoded back, else it stays as it
+        came. A URL written plainly with an escape inside (``https://h/a%40b``) is not an
+        encoded one: it keeps its form, so a second run reads it the same way.
         """
-        if "%" in value:
+        if "%" in value and "://" not in value and not value.startswith("/"):
             decoded = unquote(value)
             if decoded != value and ("://" in decoded or decoded.startswith("/")):
                 cleaned = self._value(decoded, hits)
-                if cleaned != decoded:
-                    return quote(cleaned, safe="[]")
+                return value if cleaned == decoded else quote(cleaned, safe="[]")
         if "://" in value or (value.startswith("/") and "?" in value):
             try:
                 return self.url(value, hits)

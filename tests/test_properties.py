@@ -446,6 +446,8 @@ def mixed_texts(draw: st.DrawFn, joints: st.SearchStrategy[str]) -> str:
 @example(text="4000000000000002-4000000000000002", key="app.note")
 @example(text="x https://a.io/q?token=0000000!", key="app.note")
 @example(text="x https://:0000000~@cache.internal/A@4000000000000002", key="app.note")
+@example(text="0.00 https://shop.example/q?q=https://:0000000~@cache.internal/A0%400.AA", key="app")
+@example(text="https://shop.example/login?next=https%3A%2F%2Fana%3Apw%40host%2Fa", key="app")
 def test_sanitizing_is_idempotent(engine: Engine, text: str, key: str) -> None:
     sanitizer = engine.for_service(SERVICE)
     once = sanitizer.text(text, [])
