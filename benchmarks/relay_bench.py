@@ -1,11 +1,15 @@
 """End-to-end relay throughput: a loopback load generator -> relay -> a discarding sink.
 
-Run: python benchmarks/relay_bench.py [--seconds 10] [--concurrency 8] [--workers 1]
+Run: python benchmarks/relay_bench.py [--seconds 10] [--concurrency 8] [--workers 1] [--pool 200]
 
 The relay runs as its own process (``otelpriv relay``), started twice in one run: with the
 default policy, then with a policy that turns every rule off, so the difference is the cost
 of sanitizing. The load generator and the sink share this process and its event loop. Reports
 spans/s, p50 and p99 request latency, and the relay's peak resident memory (VmHWM).
+
+The load cycles through ``--pool`` distinct requests of the demo shop (200 by default: about
+100,000 spans, more than the relay sees in its first second), each with its own trace ids,
+sessions, users, URLs and exception messages.
 """
 
 from __future__ import annotations
@@ -157,10 +161,11 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (8)")
     parser.add_argument("--workers", type=int, default=1, help="relay worker processes (1)")
     parser.add_argument("--spans", type=int, default=512, help="spans per request (512)")
+    parser.add_argument("--pool", type=int, default=200, help="distinct requests cycled (200)")
     args = parser.parse_args()
 
     rng = random.Random(11)
-    payloads = [build_request(rng, args.spans).SerializeToString() for _ in range(40)]
+    payloads = [build_request(rng, args.spans).SerializeToString() for _ in range(args.pool)]
     with tempfile.TemporaryDirectory() as directory:
         key = Path(directory) / "bench.key"
         subprocess.run([sys.executable, "-m", "otelpriv._cli", "keygen", str(key)], check=True)
@@ -168,7 +173,8 @@ async def main() -> None:
         off.write_text(POLICY_OFF, encoding="utf-8")
         print(
             f"{args.spans}-span requests, {args.concurrency} in flight, {args.workers} relay "
-            f"worker(s), {args.seconds:.0f} s each, {os.cpu_count()} cores shared with the load"
+            f"worker(s), {args.seconds:.0f} s each, {os.cpu_count()} cores shared with the load, "
+            f"{args.pool} distinct requests cycled"
         )
         sanitized = await _run("default policy", args, payloads, ["--key-file", str(key)])
         passthrough = await _run("policy off", args, payloads, ["--policy", str(off)])
