@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import click
+from google.protobuf.message import DecodeError
 
 from otelpriv._actions import Action
 from otelpriv._cli_common import Failure, configure_logging, log_level_option
@@ -150,8 +151,11 @@ def sanitize(
     totals: Counter[str] = Counter()
     by_key: Counter[tuple[str, str]] = Counter()
     dropped = failed = 0
-    for _, message in requests:
-        outcome = sanitize_request(message, engine, by_key=report)
+    for number, (_, message) in enumerate(requests, 1):
+        try:
+            outcome = sanitize_request(message, engine, by_key=report)
+        except DecodeError as error:
+            raise Failure(f"cannot read input: request {number}: {error}") from None
         totals.update(outcome.rules)
         by_key.update(outcome.by_key)
         dropped += outcome.dropped_items

@@ -136,7 +136,7 @@ class Sanitizer:
         )
         self.handlers: dict[str, Handler] = {}
         self.string_handlers: dict[str, Handler] = {}
-        self.renamed: dict[str, str] = {}
+        self._names: dict[str, str] = {}
         self._string_forms: dict[Handler, Handler] = {}
         urls = self.text_rules.urls
         self.text = _memo(self._text)
@@ -176,12 +176,8 @@ class Sanitizer:
             if len(self.handlers) >= _CACHE_LIMIT:
                 self.handlers.clear()
                 self.string_handlers.clear()
-                self.renamed.clear()
             found = self.handlers[key] = self._resolve(key)
             self.string_handlers[key] = self._string_forms.get(found, found)
-            clean = self.text(key, [])
-            if clean != key:
-                self.renamed[key] = clean
         return found
 
     def string_handler(self, key: str) -> Handler:
@@ -352,9 +348,17 @@ class Sanitizer:
         return out if changed else value
 
     def rename(self, key: str, hits: list[str]) -> str:
-        """The key itself, sanitized: personal data in a key name is replaced like in text."""
-        renamed = self.renamed.get(key)
+        """The key itself, sanitized: personal data in a key name is replaced like in text.
+
+        Computed on first use and cached apart from the handlers, so that no cache being
+        cleared can ever let a key through unsanitized.
+        """
+        renamed = self._names.get(key)
         if renamed is None:
+            if len(self._names) >= _CACHE_LIMIT:
+                self._names.clear()
+            renamed = self._names[key] = self.text(key, [])
+        if renamed == key:
             return key
         hits.append("key")
         return renamed

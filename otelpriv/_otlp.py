@@ -57,7 +57,9 @@ AUDIT_KEYS = "otelpriv.redacted_keys"
 _CARD_FLOOR = 10**11
 _KNOWN_LIMIT = 1 << 16
 _KNOWN_MAX_BYTES = 1024
+_KNOWN_BUDGET = 8 << 20
 _CLEAN = object()
+_MAX_NESTING = 28
 
 
 @dataclass
@@ -91,17 +93,19 @@ class _Memory:
 
     A value enters on its second sighting: ids, timestamps and messages met once would
     otherwise fill the table and flush the values that do repeat (routes, agents, users).
-    The first sightings are kept as hashes only. Both are cleared when full rather than
-    evicted one by one: bounded, and cheaper on the hot path. Long values are not kept; they
-    rarely repeat. Failures are not kept either, so each one is counted.
+    The first sightings are kept as hashes only. Both are cleared when full (by count, or
+    by the bytes held) rather than evicted one by one: bounded, and cheaper on the hot path.
+    Long values are not kept; they rarely repeat. Failures are not kept either, so each one
+    is counted.
     """
 
-    __slots__ = ("get", "seen", "table")
+    __slots__ = ("bytes", "get", "seen", "table")
 
     def __init__(self) -> None:
         self.table: dict[bytes, Any] = {}
         self.get = self.table.get
         self.seen: set[int] = set()
+        self.bytes = 0
 
     def remember(self, raw: bytes, result: Any) -> Any:
         if len(raw) > _KNOWN_MAX_BYTES:
@@ -111,10 +115,13 @@ class _Memory:
             if len(self.seen) >= _KNOWN_LIMIT:
                 self.seen.clear()
             self.seen.add(fingerprint)
-        else:
-            if len(self.table) >= _KNOWN_LIMIT:
-                self.table.clear()
-            self.table[raw] = result
+            return result
+        held = 2 * len(raw)
+        if len(self.table) >= _KNOWN_LIMIT or self.bytes + held > _KNOWN_BUDGET:
+            self.table.clear()
+            self.bytes = 0
+        self.table[raw] = result
+        self.bytes += held
         return result
 
 
@@ -176,6 +183,13 @@ class _Walk:
     def resource(self, resource: Any) -> None:
         self.switch(self.engine.for_service(self._service(resource.attributes)))
         self.attributes(resource.attributes, self.hits)
+        for ref in getattr(resource, "entity_refs", ()):
+            self.fields(ref, ("schema_url", "type"), self.hits)
+            for names in (ref.id_keys, ref.description_keys):
+                for index, name in enumerate(names):
+                    cleaned = self.sanitizer.rename(name, self.hits)
+                    if cleaned is not name:
+                        names[index] = cleaned
 
     def _service(self, attributes: Any) -> str | None:
         """The resource's ``service.name``, which picks the per-service rules."""
@@ -245,10 +259,11 @@ class _Walk:
         kv.DiscardUnknownFields()
         key = kv.key
         sanitizer = self.sanitizer
-        sanitizer.handler(key)
         local: list[str] = []
         try:
             self._value(key, kv.value, local)
+        except DecodeError:
+            raise
         except DropValue:
             dropped = _Edit(None, tuple(local), key, False)
             return self.known.attributes.remember(raw, dropped)
@@ -256,9 +271,10 @@ class _Walk:
             self._failed(kv.value, error, local)
             return _Edit(kv.SerializeToString(), tuple(local), key, False)
 
-        renamed = key in sanitizer.renamed
+        name = sanitizer.rename(key, local)
+        renamed = name != key
         if renamed:
-            kv.key = sanitizer.rename(key, local)
+            kv.key = name
         out = kv.SerializeToString()
         result = _Edit(out, tuple(local), key, renamed) if local or out != raw else _CLEAN
         return self.known.attributes.remember(raw, result)
@@ -295,6 +311,8 @@ class _Walk:
                 out = self.sanitizer.auto(plain, local)
                 if out is not plain:
                     _assign(value, out)
+            except DecodeError:
+                raise
             except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
                 self._failed(value, error, hits)
                 return value.SerializeToString()
@@ -386,15 +404,36 @@ def _plain_number(value: AnyValue, kind: str) -> bool:
     return kind == "bool_value"
 
 
-def _to_python(value: AnyValue) -> Any:
+def _to_python(value: AnyValue, depth: int = 0) -> Any:
+    """A value as plain Python; twin keys in a map both stay (the later one as ``key#2``).
+
+    A map cannot hold the same key twice, and keeping only one would forward the other
+    unseen whenever nothing else in the value changes.
+    """
     kind = value.WhichOneof("value")
     if kind is None:
         return None
     if kind == "array_value":
-        return [_to_python(item) for item in value.array_value.values]
+        _check_depth(depth)
+        return [_to_python(item, depth + 1) for item in value.array_value.values]
     if kind == "kvlist_value":
-        return {kv.key: _to_python(kv.value) for kv in value.kvlist_value.values}
+        _check_depth(depth)
+        out: dict[str, Any] = {}
+        for kv in value.kvlist_value.values:
+            out[unique_key(kv.key, out)] = _to_python(kv.value, depth + 1)
+        return out
     return getattr(value, kind)
+
+
+def _check_depth(depth: int) -> None:
+    """Refuse values nested deeper than any position in a request can hold.
+
+    Protobuf parsers refuse messages nested more than 100 deep. An attribute is remembered
+    by its bytes wherever it sits, and sits at most 8 messages down (an exemplar's), with
+    up to 3 messages per level of a map: past 28 levels it could be refused downstream.
+    """
+    if depth >= _MAX_NESTING:
+        raise DecodeError(f"a value is nested more than {_MAX_NESTING} levels deep")
 
 
 def _assign(target: AnyValue, value: Any) -> None:

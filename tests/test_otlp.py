@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from test_cases import CASES, _input_of, expected_for
 
 from otelpriv._engine import Engine
@@ -224,3 +226,105 @@ def test_numbers_that_are_cards(engine: Engine) -> None:
         7,
         0.5,
     ]
+
+
+WALKED_STRINGS = {
+    "EntityRef": {"schema_url", "type", "id_keys", "description_keys"},
+    "InstrumentationScope": {"name", "version"},
+    "Span": {"trace_state", "name"},
+    "Event": {"name"},
+    "Link": {"trace_state"},
+    "Status": {"message"},
+    "ScopeSpans": {"schema_url"},
+    "ResourceSpans": {"schema_url"},
+    "LogRecord": {"severity_text", "event_name"},
+    "ScopeLogs": {"schema_url"},
+    "ResourceLogs": {"schema_url"},
+    "Metric": {"name", "description", "unit"},
+    "ScopeMetrics": {"schema_url"},
+    "ResourceMetrics": {"schema_url"},
+}
+
+
+def _string_fields(descriptor: Any, seen: set[str]) -> set[tuple[str, str]]:
+    """Every string field a request can carry outside its attributes and log bodies."""
+    if descriptor.full_name in seen or descriptor.name in ("KeyValue", "AnyValue"):
+        return set()
+    seen.add(descriptor.full_name)
+    found = set()
+    for field in descriptor.fields:
+        if field.type == field.TYPE_STRING:
+            found.add((descriptor.name, field.name))
+        elif field.type == field.TYPE_MESSAGE:
+            found |= _string_fields(field.message_type, seen)
+    return found
+
+
+@pytest.mark.parametrize(
+    "request_type",
+    [ExportTraceServiceRequest, ExportLogsServiceRequest, ExportMetricsServiceRequest],
+)
+def test_every_string_field_of_this_otlp_version_is_walked(request_type: Any) -> None:
+    """A new OTLP release may add string fields; this fails until the walk takes them."""
+    walked = {(message, name) for message, names in WALKED_STRINGS.items() for name in names}
+    assert _string_fields(request_type.DESCRIPTOR, set()) <= walked
+
+
+def test_entity_refs_are_sanitized(engine: Engine) -> None:
+    request = _trace_request([])
+    ref = request.resource_spans[0].resource.entity_refs.add(
+        type="customer mia.hoffmann@example.com",
+        schema_url="https://schemas.example/?email=mia.hoffmann@example.com",
+    )
+    ref.id_keys.append("mia.hoffmann@example.com")
+    ref.description_keys.append("card 4111 1111 1111 1111")
+    sanitize_request(request, engine)
+    assert b"mia.hoffmann" not in request.SerializeToString()
+    assert b"4111 1111" not in request.SerializeToString()
+    assert list(ref.id_keys) == ["[EMAIL]"]
+
+
+def test_twin_keys_in_a_map_are_both_sanitized(engine: Engine) -> None:
+    twins = KeyValue(key="payload")
+    for text in ("mia.hoffmann@example.com", "ok"):
+        twins.value.kvlist_value.values.add(key="note").value.string_value = text
+    request = _trace_request([])
+    span = request.resource_spans[0].scope_spans[0].spans.add(name="x")
+    span.attributes.append(twins)
+    record_request = ExportLogsServiceRequest()
+    record = record_request.resource_logs.add().scope_logs.add().log_records.add()
+    record.body.CopyFrom(twins.value)
+    sanitize_request(request, engine)
+    sanitize_request(record_request, engine)
+    assert _to_python(span.attributes[0].value) == {"note": "[EMAIL]", "note#2": "ok"}
+    assert _to_python(record.body) == {"note": "[EMAIL]", "note#2": "ok"}
+
+
+def test_personal_data_in_key_names_survives_no_cache_flush(
+    key_ring: KeyRing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import otelpriv._engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_CACHE_LIMIT", 8)
+    engine = Engine(keys=key_ring)
+    for round_ in range(3):
+        request = _trace_request([])
+        span = request.resource_spans[0].scope_spans[0].spans.add(name="x")
+        nested = KeyValue(key="contact mia.hoffmann@example.com")
+        for number in range(20):
+            nested.value.kvlist_value.values.add(key=f"k{round_}-{number}").value.int_value = 1
+        span.attributes.append(nested)
+        sanitize_request(request, engine)
+        assert b"mia.hoffmann" not in request.SerializeToString(), round_
+
+
+def test_values_nested_too_deep_are_refused(engine: Engine) -> None:
+    deep = KeyValue(key="deep")
+    value = deep.value
+    for _ in range(29):
+        value = value.kvlist_value.values.add(key="level").value
+    value.string_value = "mia.hoffmann@example.com"
+    request = _trace_request([])
+    request.resource_spans[0].scope_spans[0].spans.add(name="x").attributes.append(deep)
+    with pytest.raises(DecodeError, match="nested more than"):
+        sanitize_request(request, engine)
