@@ -1,11 +1,12 @@
 """The engine applied to OTLP export requests (traces, logs, metrics).
 
-This is the relay's and the CLI's hot path. It walks a *view* of the request (see
+This is the relay's hot path. It walks a *view* of the request (see
 :mod:`otelpriv._otlp_views`) in which every attribute and log body is still serialized bytes,
 and looks each one up in a cache of what it became the last time. In real traffic almost
 every attribute has been seen before (the same routes, agents, status codes, users), so a
 clean attribute costs one dictionary lookup and is never decoded. An attribute not seen yet
-is decoded, given to the handler its key resolves to, encoded again and remembered.
+is decoded, given to the handler its key resolves to, encoded again and remembered. Real
+messages (the Python API, the CLI) take the same walk, each attribute serialized on the way.
 
 Fields this OTLP version does not know cannot be sanitized, so they are discarded, inside the
 remembered attributes too. Fail-closed at two depths: a value whose handler fails is replaced
@@ -258,8 +259,8 @@ class _Walk:
         kv = KeyValue.FromString(raw)
         kv.DiscardUnknownFields()
         key = kv.key
-        sanitizer = self.sanitizer
         local: list[str] = []
+        failed = False
         try:
             self._value(key, kv.value, local)
         except DecodeError:
@@ -269,13 +270,15 @@ class _Walk:
             return self.known.attributes.remember(raw, dropped)
         except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
             self._failed(kv.value, error, local)
-            return _Edit(kv.SerializeToString(), tuple(local), key, False)
+            failed = True
 
-        name = sanitizer.rename(key, local)
+        name = self.sanitizer.rename(key, local)
         renamed = name != key
         if renamed:
             kv.key = name
         out = kv.SerializeToString()
+        if failed:
+            return _Edit(out, tuple(local), key, renamed)
         result = _Edit(out, tuple(local), key, renamed) if local or out != raw else _CLEAN
         return self.known.attributes.remember(raw, result)
 

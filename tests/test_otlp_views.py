@@ -131,3 +131,20 @@ def test_the_cache_is_bounded(key_ring: KeyRing, monkeypatch: pytest.MonkeyPatch
 def test_views_reject_what_is_not_a_view(engine: Engine) -> None:
     with pytest.raises(TypeError, match="not a view"):
         sanitize_view(ExportTraceServiceRequest(), engine)
+
+
+def test_a_failing_value_still_loses_the_personal_data_in_its_key(
+    key_ring: KeyRing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = Engine(keys=key_ring)
+    sanitizer = engine.for_service("shop")
+    key = "note for mia.hoffmann@example.com"
+
+    def broken(value: Any, hits: list[str]) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(sanitizer.handlers, key, broken)
+    monkeypatch.setitem(sanitizer.string_handlers, key, broken)
+    sanitized, outcome = _through_view(_span_request(keyvalue(key, "x")), engine)
+    assert b"mia.hoffmann" not in sanitized
+    assert outcome.failed_values == 1
