@@ -30,6 +30,8 @@ from otelpriv._signals import SIGNALS, SignalInfo
 
 __all__ = ["http_app"]
 
+_log = logging.getLogger("otelpriv.relay")
+
 _PROTOBUF = "application/x-protobuf"
 _JSON = "application/json"
 _GRPC_TO_HTTP = {
@@ -65,11 +67,21 @@ class _HttpRefused(Refused):
 
 
 def _decode_json(info: SignalInfo, body: bytes) -> Any:
+    """The JSON body as the signal's request.
+
+    JSON nested deeper than the interpreter's recursion limit raises ``RecursionError`` in the
+    json module; it is the client's malformed input like any other, so it is INVALID_ARGUMENT.
+    """
     try:
         text = body.decode("utf-8")
         if json.loads(text) == {}:
             return info.request()
         ((signal, request),) = list(read_json_lines([text.replace("\n", " ")]))
+    except RecursionError:
+        raise Refused(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "the body is not OTLP/JSON: invalid JSON (nested too deeply)",
+        ) from None
     except (UnicodeDecodeError, ValueError, OtlpDecodeError) as error:
         reason = error.reason if isinstance(error, OtlpDecodeError) else "invalid JSON"
         raise Refused(
@@ -128,15 +140,23 @@ class _Receiver:
             try:
                 response = await self._handle(info, request, kind)
             except Refused as refused:
-                status = getattr(refused, "status", _GRPC_TO_HTTP.get(refused.code, 500))
-                self.metrics.rejected_requests.labels(info.signal.value, refused.code.name).inc()
-                out = _status_response(refused, status, as_json)
+                out = self._refusal(info, refused, as_json)
+            except Exception as error:  # noqa: BLE001 - a Status answer, never aiohttp's bare 500
+                # Only the type is logged: the text and traceback can quote the payload.
+                _log.error("request failed inside the relay (%s)", type(error).__name__)
+                internal = Refused(grpc.StatusCode.INTERNAL, "internal error in the relay")
+                out = self._refusal(info, internal, as_json)
             else:
                 out = _message_response(response, as_json)
             self._cors(request, out)
             return out
 
         return handle
+
+    def _refusal(self, info: SignalInfo, refused: Refused, as_json: bool) -> web.Response:
+        status = getattr(refused, "status", _GRPC_TO_HTTP.get(refused.code, 500))
+        self.metrics.rejected_requests.labels(info.signal.value, refused.code.name).inc()
+        return _status_response(refused, status, as_json)
 
     async def _handle(self, info: SignalInfo, request: web.Request, kind: str) -> Any:
         if not self._authorized(request):
@@ -163,6 +183,11 @@ class _Receiver:
         except RequestPayloadError:
             raise _HttpRefused(
                 grpc.StatusCode.INVALID_ARGUMENT, 400, "the body cannot be decoded (bad gzip?)"
+            ) from None
+        except ConnectionResetError:
+            # The client left mid-body: nobody reads the answer and the relay did nothing wrong.
+            raise _HttpRefused(
+                grpc.StatusCode.CANCELLED, 400, "the connection closed before the body ended"
             ) from None
         decoded = _decode_json(info, body) if kind == _JSON else self.pipeline.decode(info, body)
         deadline = time.monotonic() + 3600.0
