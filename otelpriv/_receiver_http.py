@@ -1,10 +1,10 @@
 """The OTLP/HTTP receiver on aiohttp: /v1/traces, /v1/logs, /v1/metrics, health and metrics.
 
-Bodies are binary protobuf or JSON (the OTLP JSON mapping, hex ids), optionally gzip-encoded
-(aiohttp inflates them, bounded by the body limit); the answer uses the request's content type.
-Errors carry a ``google.rpc.Status`` body and the status codes the OTLP/HTTP spec gives: 400
-malformed, 413 too large, 415 unsupported type, 429 too busy, 503 upstream unavailable. CORS
-lets browser RUM agents post from allowed origins.
+Bodies are binary protobuf or JSON (the OTLP JSON mapping, hex ids), optionally gzip- or
+deflate-encoded (inflated here, bounded by the body limit); the answer uses the request's content
+type. Errors carry a ``google.rpc.Status`` body and the status codes the OTLP/HTTP spec gives: 400
+malformed, 413 too large, 415 unsupported type or encoding, 429 too busy, 503 upstream
+unavailable. CORS lets browser RUM agents post from allowed origins.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import time
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,7 +29,7 @@ from otelpriv._relay_config import HttpReceiver
 from otelpriv._relay_metrics import RelayMetrics
 from otelpriv._signals import SIGNALS, SignalInfo
 
-__all__ = ["http_app"]
+__all__ = ["http_app", "http_runner"]
 
 _log = logging.getLogger("otelpriv.relay")
 
@@ -44,11 +45,14 @@ _GRPC_TO_HTTP = {
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
 _CORS_HEADERS = "Content-Type, Content-Encoding, Authorization"
+_ENCODINGS = ("gzip", "deflate")
+_SHOWN_NAME = 32
 
 
 class _AnsweredPayloadErrors(logging.Filter):
-    """aiohttp logs a traceback for a body it could not decode even after the handler answered
-    400; those lines would let any client flood the log, so they are left out."""
+    """aiohttp logs a traceback for a body it could not read (e.g. broken chunked framing) even
+    after the handler answered 400; those lines would let any client flood the log, so they are
+    left out."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
@@ -93,6 +97,84 @@ def _decode_json(info: SignalInfo, body: bytes) -> Any:
             f"the body holds {signal.value}, but was posted to {info.http_path}",
         )
     return request
+
+
+def _content_encoding(request: web.Request) -> str | None:
+    """The body's one compression (gzip or deflate), or None when it has none.
+
+    Anything else is refused with 415 rather than read as plain bytes or left to aiohttp, which
+    answers an encoding it cannot read with a plain-text 400 and a logged traceback. The gRPC
+    code is INVALID_ARGUMENT, as for an unsupported Content-Type, which is also 415: both say
+    the client sent a body in a form the relay does not read. UNIMPLEMENTED is kept for what
+    this receiver answers 404 (no such method), and OTLP clients go by the HTTP status anyway.
+    The name is quoted short and ASCII-escaped: the header is client input.
+    """
+    codings = [
+        coding.strip().lower()
+        for header in request.headers.getall("Content-Encoding", ())
+        for coding in header.split(",")
+    ]
+    codings = [coding for coding in codings if coding not in ("", "identity")]
+    if not codings:
+        return None
+    if len(codings) == 1 and codings[0] in _ENCODINGS:
+        return codings[0]
+    unknown = [coding for coding in codings if coding not in _ENCODINGS]
+    name = unknown[0] if unknown else ", ".join(codings)
+    shown = name if len(name) <= _SHOWN_NAME else name[:_SHOWN_NAME] + "..."
+    raise _HttpRefused(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        415,
+        f"Content-Encoding {ascii(shown)} is not supported; send gzip, deflate or identity",
+    )
+
+
+def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
+    """Decompress ``body``, producing at most ``limit`` bytes.
+
+    The bound holds while inflating, so a small body that would expand to gigabytes costs no
+    more than ``limit``. A gzip body may hold several members, as RFC 1952 allows; a truncated
+    stream or bytes after the end are malformed. ``deflate`` is the zlib format (RFC 9110);
+    raw deflate, which some clients send instead, is told apart by the zlib header (method 8
+    and a check sum of the first two bytes), as aiohttp does.
+    """
+    if not body:
+        return body
+    if encoding == "gzip":
+        wbits = 16 + zlib.MAX_WBITS
+    elif body[0] & 0x0F == 8 and int.from_bytes(body[:2], "big") % 31 == 0:
+        wbits = zlib.MAX_WBITS
+    else:
+        wbits = -zlib.MAX_WBITS
+    parts = []
+    size = 0
+    rest = body
+    while rest:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            part = inflater.decompress(rest, limit + 1 - size)
+        except zlib.error:
+            raise _malformed_encoding(encoding) from None
+        size += len(part)
+        if size > limit:
+            raise _too_large(limit)
+        if not inflater.eof or (encoding != "gzip" and inflater.unused_data):
+            raise _malformed_encoding(encoding)
+        parts.append(part)
+        rest = inflater.unused_data
+    return b"".join(parts)
+
+
+def _malformed_encoding(encoding: str) -> _HttpRefused:
+    return _HttpRefused(
+        grpc.StatusCode.INVALID_ARGUMENT, 400, f"the body is not valid {encoding} data"
+    )
+
+
+def _too_large(limit: int) -> _HttpRefused:
+    return _HttpRefused(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, 413, f"the body is larger than {limit} bytes"
+    )
 
 
 class _Receiver:
@@ -169,26 +251,25 @@ class _Receiver:
                 415,
                 f"Content-Type must be {_PROTOBUF} or {_JSON}",
             )
+        encoding = _content_encoding(request)
         limit = self.config.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
-            raise _HttpRefused(
-                grpc.StatusCode.RESOURCE_EXHAUSTED, 413, f"the body is larger than {limit} bytes"
-            )
+            raise _too_large(limit)
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            raise _HttpRefused(
-                grpc.StatusCode.RESOURCE_EXHAUSTED, 413, f"the body is larger than {limit} bytes"
-            ) from None
+            raise _too_large(limit) from None
         except RequestPayloadError:
             raise _HttpRefused(
-                grpc.StatusCode.INVALID_ARGUMENT, 400, "the body cannot be decoded (bad gzip?)"
+                grpc.StatusCode.INVALID_ARGUMENT, 400, "the body could not be read"
             ) from None
         except ConnectionResetError:
             # The client left mid-body: nobody reads the answer and the relay did nothing wrong.
             raise _HttpRefused(
                 grpc.StatusCode.CANCELLED, 400, "the connection closed before the body ended"
             ) from None
+        if encoding is not None:
+            body = _inflate(body, encoding, limit)
         decoded = _decode_json(info, body) if kind == _JSON else self.pipeline.decode(info, body)
         deadline = time.monotonic() + 3600.0
         return await self.pipeline.export(info, decoded, deadline)
@@ -208,6 +289,16 @@ def _message_response(message: Any, as_json: bool, status: int = 200) -> web.Res
             status=status, body=json_format.MessageToJson(message).encode(), content_type=_JSON
         )
     return web.Response(status=status, body=message.SerializeToString(), content_type=_PROTOBUF)
+
+
+def http_runner(app: web.Application, grace: float) -> web.AppRunner:
+    """The runner to serve a receiver's app with.
+
+    aiohttp's own decompression is off: the receiver inflates the body itself (see
+    :func:`_content_encoding`), so that an encoding it does not read is answered 415 with a
+    Status body instead of aiohttp's plain-text 400 and a logged traceback.
+    """
+    return web.AppRunner(app, access_log=None, shutdown_timeout=grace, auto_decompress=False)
 
 
 def http_app(

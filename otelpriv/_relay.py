@@ -22,7 +22,7 @@ from otelpriv._engine import Engine
 from otelpriv._environment import engine_from_files
 from otelpriv._pipeline import Pipeline
 from otelpriv._receiver_grpc import start_grpc
-from otelpriv._receiver_http import http_app, metrics_handler
+from otelpriv._receiver_http import http_app, http_runner, metrics_handler
 from otelpriv._relay_config import RelayConfig, TlsConfig, parse_endpoint
 from otelpriv._relay_metrics import RelayMetrics
 from otelpriv._upstream import Upstream, open_upstream
@@ -77,7 +77,7 @@ def _server_ssl(tls: TlsConfig | None) -> ssl.SSLContext | None:
 async def _start_site(
     app: web.Application, endpoint: str, tls: TlsConfig | None, grace: float
 ) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace)
+    runner = http_runner(app, grace)
     await runner.setup()
     host, port = parse_endpoint(endpoint)
     site = web.TCPSite(runner, host, port, ssl_context=_server_ssl(tls), reuse_port=True)

@@ -1,4 +1,4 @@
-"""OTLP/HTTP requests the relay must refuse cleanly: too deep to parse, or cut short.
+"""OTLP/HTTP bodies the relay must refuse cleanly: too deep to parse, or in an unread encoding.
 
 Every refusal is a ``google.rpc.Status`` in the request's content type, counted in
 ``otelpriv_rejected_requests_total`` and never a traceback in the log: a client that can make
@@ -7,11 +7,13 @@ the relay log a traceback on every request can flood the log.
 
 from __future__ import annotations
 
+import gzip
 import logging
 import socket
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +27,7 @@ from otelpriv import _receiver_http
 from otelpriv._engine import Engine
 
 INVALID_ARGUMENT = 3
+RESOURCE_EXHAUSTED = 8
 INTERNAL = 13
 MARKER = "freya.lind@example.com"
 
@@ -129,6 +132,108 @@ def test_unexpected_decode_failure_is_a_status_500_without_traceback(
     _assert_quiet(caplog)
     assert "TypeError" in caplog.text
     assert MARKER not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "encoding, named",
+    [
+        ("br", "br"),
+        ("zstd", "zstd"),
+        ("foo", "foo"),
+        ("x-gzip", "x-gzip"),
+        ("gzip, br", "br"),
+        ("gzip, gzip", "gzip, gzip"),
+    ],
+)
+@pytest.mark.parametrize("content_type", ["application/x-protobuf", "application/json"])
+def test_unsupported_content_encoding_is_415(
+    relay: RelayThread,
+    upstream: FakeUpstream,
+    caplog: pytest.LogCaptureFixture,
+    encoding: str,
+    named: str,
+    content_type: str,
+) -> None:
+    with caplog.at_level(logging.INFO):
+        status, answered_type, answer = _post(relay, _span_request(), content_type, encoding)
+    assert status == 415
+    assert answered_type.startswith(content_type)
+    message = _status(answered_type, answer)
+    assert message.code == INVALID_ARGUMENT
+    assert f"Content-Encoding '{named}' is not supported" in message.message
+    assert MARKER not in message.message
+    assert _rejected(relay, "INVALID_ARGUMENT") == 1
+    assert upstream.items("traces") == []
+    _assert_quiet(caplog)
+
+
+def test_an_overlong_encoding_name_is_cut_short(relay: RelayThread) -> None:
+    status, content_type, answer = _post(relay, _span_request(), "application/json", "z" * 5000)
+    assert status == 415
+    assert len(_status(content_type, answer).message) < 200
+
+
+@pytest.mark.parametrize(
+    "encoding, compress",
+    [
+        (None, lambda body: body),
+        ("identity", lambda body: body),
+        ("gzip", gzip.compress),
+        ("GZip", gzip.compress),
+        ("gzip, identity", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda body: zlib.compress(body)[2:-4]),
+        ("gzip", lambda body: gzip.compress(body[:7]) + gzip.compress(body[7:])),
+    ],
+    ids=["none", "identity", "gzip", "case", "list", "deflate", "raw-deflate", "gzip-members"],
+)
+def test_supported_encodings_are_read(
+    relay: RelayThread, upstream: FakeUpstream, encoding: str | None, compress: Any
+) -> None:
+    status, _, _ = _post(relay, compress(_span_request()), "application/x-protobuf", encoding)
+    assert status == 200
+    (request,) = upstream.items("traces")
+    assert request.resource_spans[0].scope_spans[0].spans[0].name == "ok"
+
+
+@pytest.mark.parametrize(
+    "body, encoding, status",
+    [
+        (gzip.compress(_span_request())[:-6], "gzip", 400),
+        (gzip.compress(_span_request()) + b"junk", "gzip", 400),
+        (zlib.compress(_span_request())[:-3], "deflate", 400),
+        (zlib.compress(_span_request()) + b"junk", "deflate", 400),
+        (gzip.compress(b"\0" * (4 * 1024 * 1024 + 1)), "gzip", 413),
+        (zlib.compress(b"\0" * (4 * 1024 * 1024 + 1)), "deflate", 413),
+    ],
+    ids=["gzip-cut", "gzip-trailing", "deflate-cut", "deflate-trailing", "gzip-big", "zlib-big"],
+)
+def test_broken_or_oversized_compressed_bodies(
+    relay: RelayThread,
+    upstream: FakeUpstream,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+    encoding: str,
+    status: int,
+) -> None:
+    with caplog.at_level(logging.INFO):
+        answered, content_type, answer = _post(relay, body, "application/x-protobuf", encoding)
+    assert answered == status
+    assert _status(content_type, answer).code in (INVALID_ARGUMENT, RESOURCE_EXHAUSTED)
+    assert upstream.items("traces") == []
+    _assert_quiet(caplog)
+
+
+def test_exactly_the_limit_inflated_is_accepted(upstream: FakeUpstream, engine: Engine) -> None:
+    request = ExportTraceServiceRequest()
+    request.resource_spans.add().scope_spans.add().spans.add(name="x" * 10_000)
+    body = request.SerializeToString()
+    config = relay_config(upstream, http={"max_body_bytes": len(body)})
+    for relay in running(config, engine):
+        assert _post(relay, gzip.compress(body), "application/x-protobuf", "gzip")[0] == 200
+        assert _post(relay, gzip.compress(body + b"\0"), "application/x-protobuf", "gzip")[0] == (
+            413
+        )
 
 
 def test_client_leaving_mid_body_is_counted_quietly(
