@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from otelpriv._errors import ConfigError
 from otelpriv._pipeline import Pipeline, Refused
 from otelpriv._relay_config import GrpcReceiver, parse_endpoint
 from otelpriv._signals import SIGNALS, SignalInfo
@@ -53,13 +54,18 @@ def _handler(pipeline: Pipeline, info: SignalInfo, tokens: Sequence[str]) -> Any
 
 
 async def start_grpc(
-    config: GrpcReceiver, pipeline: Pipeline, tokens: Sequence[str]
+    config: GrpcReceiver, pipeline: Pipeline, tokens: Sequence[str], reuse_port: bool = False
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
-    """Start serving; returns the server, the bound port and the health servicer."""
+    """Start serving; returns the server, the bound port and the health servicer.
+
+    gRPC sets SO_REUSEPORT unless told not to, which would let a second relay share the port
+    unnoticed, so the option is always given: on only for ``--workers``. A port that cannot be
+    bound raises :class:`ConfigError` naming the address (gRPC does not say why).
+    """
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
-            ("grpc.so_reuseport", 1),
+            ("grpc.so_reuseport", int(reuse_port)),
         ]
     )
     for info in SIGNALS.values():
@@ -74,15 +80,22 @@ async def start_grpc(
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
     host, port = parse_endpoint(config.endpoint)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    credentials = None
     if config.tls is not None:
         credentials = grpc.ssl_server_credentials(
             [(_read(config.tls.key_file), _read(config.tls.cert_file))],
             root_certificates=_read(config.tls.ca_file) if config.tls.ca_file else None,
             require_client_auth=config.tls.ca_file is not None,
         )
-        bound = server.add_secure_port(address, credentials)
-    else:
-        bound = server.add_insecure_port(address)
+    try:
+        if credentials is not None:
+            bound = server.add_secure_port(address, credentials)
+        else:
+            bound = server.add_insecure_port(address)
+    except RuntimeError:
+        raise ConfigError(
+            f"cannot listen on {config.endpoint} for OTLP/gRPC: address in use or unavailable"
+        ) from None
     await server.start()
     for info in SIGNALS.values():
         await checker.set(info.service, health_pb2.HealthCheckResponse.SERVING)

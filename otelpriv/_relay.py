@@ -4,13 +4,20 @@
 that knows its ports; :meth:`Relay.stop` stops accepting, drains the requests in flight within
 a grace period, then closes the upstream. :func:`serve` is the long-running form behind
 ``otelpriv relay``: it stops gracefully on SIGTERM or SIGINT.
+
+Listening ports are shared (SO_REUSEPORT) only when asked, for the workers of one
+``otelpriv relay --workers N``. Otherwise a port already taken, even by another relay, fails the
+start with :class:`ConfigError` naming the address, instead of silently splitting the traffic.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import signal
+import socket
 import ssl
 from dataclasses import dataclass
 
@@ -20,6 +27,7 @@ from grpc_health.v1 import health
 
 from otelpriv._engine import Engine
 from otelpriv._environment import engine_from_files
+from otelpriv._errors import ConfigError
 from otelpriv._pipeline import Pipeline
 from otelpriv._receiver_grpc import start_grpc
 from otelpriv._receiver_http import http_app, http_runner, metrics_handler
@@ -75,16 +83,40 @@ def _server_ssl(tls: TlsConfig | None) -> ssl.SSLContext | None:
 
 
 async def _start_site(
-    app: web.Application, endpoint: str, tls: TlsConfig | None, grace: float
+    app: web.Application,
+    endpoint: str,
+    tls: TlsConfig | None,
+    grace: float,
+    reuse_port: bool,
+    what: str,
 ) -> tuple[web.AppRunner, int]:
     runner = http_runner(app, grace)
     await runner.setup()
-    host, port = parse_endpoint(endpoint)
-    site = web.TCPSite(runner, host, port, ssl_context=_server_ssl(tls), reuse_port=True)
-    await site.start()
+    try:
+        host, port = parse_endpoint(endpoint)
+        site = web.TCPSite(runner, host, port, ssl_context=_server_ssl(tls), reuse_port=reuse_port)
+        try:
+            await site.start()
+        except OSError as error:
+            raise ConfigError(_cannot_listen(endpoint, what, error)) from None
+    except BaseException:
+        await runner.cleanup()
+        raise
     server = site._server
     assert server is not None and server.sockets
     return runner, server.sockets[0].getsockname()[1]
+
+
+def _cannot_listen(endpoint: str, what: str, error: OSError) -> str:
+    """One line with the reason alone, e.g. "address already in use": asyncio's message wraps
+    it in the resolved address tuple, which says nothing the endpoint does not."""
+    if isinstance(error, socket.gaierror):
+        reason = (error.strerror or "unknown host").lower()
+    elif error.errno is not None and error.errno in errno.errorcode:
+        reason = os.strerror(error.errno).lower()
+    else:
+        reason = "address in use or unavailable"
+    return f"cannot listen on {endpoint} for {what}: {reason}"
 
 
 async def start_relay(
@@ -93,8 +125,14 @@ async def start_relay(
     *,
     initial_backoff: float = 0.5,
     grace: float = 5.0,
+    reuse_port: bool = False,
 ) -> Relay:
-    """Start every configured listener; the engine comes from the config's files if not given."""
+    """Start every configured listener; the engine comes from the config's files if not given.
+
+    ``reuse_port`` lets other processes listen on the same ports (for ``--workers``). A
+    listener that cannot bind raises :class:`ConfigError` naming its address, after whatever
+    had already started is stopped again.
+    """
     if engine is None:
         engine = engine_from_files(config.policy, config.key_file)
     upstream = open_upstream(config.upstream, initial_backoff)
@@ -104,25 +142,40 @@ async def start_relay(
     server = checker = None
     grpc_port = http_port = metrics_port = None
     runners: list[web.AppRunner] = []
-    if config.grpc.enabled:
-        server, grpc_port, checker = await start_grpc(config.grpc, pipeline, tokens)
-    if config.http.enabled:
-        app = http_app(config.http, pipeline, metrics, tokens, config.metrics_endpoint is None)
-        runner, http_port = await _start_site(app, config.http.endpoint, config.http.tls, grace)
-        runners.append(runner)
-    if config.metrics_endpoint is not None:
-        metrics_app = web.Application()
-        metrics_app.router.add_get("/metrics", metrics_handler(metrics))
-        runner, metrics_port = await _start_site(metrics_app, config.metrics_endpoint, None, grace)
-        runners.append(runner)
+    try:
+        if config.grpc.enabled:
+            server, grpc_port, checker = await start_grpc(config.grpc, pipeline, tokens, reuse_port)
+        if config.http.enabled:
+            app = http_app(config.http, pipeline, metrics, tokens, config.metrics_endpoint is None)
+            runner, http_port = await _start_site(
+                app, config.http.endpoint, config.http.tls, grace, reuse_port, "OTLP/HTTP"
+            )
+            runners.append(runner)
+        if config.metrics_endpoint is not None:
+            metrics_app = web.Application()
+            metrics_app.router.add_get("/metrics", metrics_handler(metrics))
+            runner, metrics_port = await _start_site(
+                metrics_app, config.metrics_endpoint, None, grace, reuse_port, "metrics"
+            )
+            runners.append(runner)
+    except BaseException:
+        if server is not None:
+            await server.stop(None)
+        for runner in runners:
+            await runner.cleanup()
+        await upstream.close()
+        raise
     return Relay(
         grpc_port, http_port, metrics_port, metrics, pipeline, server, checker, runners, upstream
     )
 
 
-async def serve(config: RelayConfig, engine: Engine, grace: float = 10.0) -> None:
-    """Run until SIGTERM or SIGINT, then stop gracefully."""
-    relay = await start_relay(config, engine, grace=grace)
+async def serve(
+    config: RelayConfig, engine: Engine, grace: float = 10.0, *, reuse_port: bool = False
+) -> None:
+    """Run until SIGTERM or SIGINT, then stop gracefully; ``reuse_port`` as for
+    :func:`start_relay`."""
+    relay = await start_relay(config, engine, grace=grace, reuse_port=reuse_port)
     grpc_host = config.grpc.endpoint.rsplit(":", 1)[0]
     http_host = config.http.endpoint.rsplit(":", 1)[0]
     _log.info(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import logging
+import socket
 import threading
 import time
 import urllib.error
@@ -14,6 +16,7 @@ from typing import Any
 
 import grpc
 import pytest
+from click.testing import CliRunner
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogs
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
@@ -43,9 +46,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from relay_harness import FakeUpstream, RelayThread, relay_config, running
 
+from otelpriv._cli import main
 from otelpriv._engine import Engine
+from otelpriv._errors import ConfigError
 from otelpriv._otlp import _to_python
 from otelpriv._pseudonym import KeyRing, pseudonym_for
+from otelpriv._relay import start_relay
 
 RESOURCE = Resource.create({"service.name": "checkout-api"})
 EMAIL = "freya.lind@example.com"
@@ -462,3 +468,68 @@ def test_bearer_scheme_is_case_insensitive(upstream: FakeUpstream, engine: Engin
             ]
             == 200
         )
+
+
+async def _start_and_stop(config: Any, engine: Engine) -> None:
+    relay = await start_relay(config, engine, grace=0)
+    await relay.stop(grace=0)
+
+
+@pytest.mark.parametrize("receiver", ["grpc", "http"])
+def test_second_relay_on_a_busy_port_fails_with_one_worker(
+    relay: RelayThread, upstream: FakeUpstream, engine: Engine, receiver: str
+) -> None:
+    """One worker does not share its ports: a second relay started on them by mistake must
+    fail, not quietly take half of the connections."""
+    port = relay.relay.grpc_port if receiver == "grpc" else relay.relay.http_port
+    config = relay_config(upstream, **{receiver: {"endpoint": f"127.0.0.1:{port}"}})
+    with pytest.raises(ConfigError, match=f"^cannot listen on 127.0.0.1:{port} for OTLP/"):
+        asyncio.run(_start_and_stop(config, engine))
+    empty = ExportTraceServiceRequest().SerializeToString()
+    assert _post(relay.http_base + "/v1/traces", empty)[0] == 200
+
+
+def test_workers_share_ports(upstream: FakeUpstream, engine: Engine) -> None:
+    """``--workers`` relays bind the same ports, each with SO_REUSEPORT."""
+
+    async def two() -> None:
+        first = await start_relay(relay_config(upstream), engine, grace=0, reuse_port=True)
+        try:
+            config = relay_config(
+                upstream,
+                grpc={"endpoint": f"127.0.0.1:{first.grpc_port}"},
+                http={"endpoint": f"127.0.0.1:{first.http_port}"},
+            )
+            second = await start_relay(config, engine, grace=0, reuse_port=True)
+            assert (second.grpc_port, second.http_port) == (first.grpc_port, first.http_port)
+            await second.stop(grace=0)
+        finally:
+            await first.stop(grace=0)
+
+    asyncio.run(two())
+
+
+def test_cli_names_a_busy_port_in_one_line(key_file: Any) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for flag, other in (
+            ("--grpc-endpoint", "--http-endpoint"),
+            ("--http-endpoint", "--grpc-endpoint"),
+        ):
+            result = CliRunner().invoke(
+                main,
+                [
+                    "relay",
+                    "--key-file",
+                    str(key_file),
+                    flag,
+                    f"127.0.0.1:{port}",
+                    other,
+                    "127.0.0.1:0",
+                ],
+            )
+            assert result.exit_code == 2, result.output
+            assert result.output.startswith(f"Error: cannot listen on 127.0.0.1:{port} for OTLP/")
+            assert "Traceback" not in result.output
