@@ -203,6 +203,14 @@ def _raw_call(target: str, payload: bytes, metadata: Any = None) -> Any:
         return call(payload, timeout=10, metadata=metadata)
 
 
+def _wait_inflight(relay: RelayThread, seconds: float = 10.0) -> None:
+    """Until a request is inside the relay; a test that never gets there fails, not hangs."""
+    deadline = time.monotonic() + seconds
+    while relay.relay.pipeline.inflight < 1:
+        assert time.monotonic() < deadline, "no request reached the relay"
+        threading.Event().wait(0.01)
+
+
 def test_malformed_request_is_rejected_while_valid_stream_passes(
     relay: RelayThread, upstream: FakeUpstream
 ) -> None:
@@ -284,8 +292,7 @@ def test_too_many_in_flight_is_resource_exhausted(upstream: FakeUpstream, engine
             args=(relay.grpc_target, ExportTraceServiceRequest().SerializeToString()),
         )
         first.start()
-        while relay.relay.pipeline.inflight < 1:
-            threading.Event().wait(0.01)
+        _wait_inflight(relay)
         with pytest.raises(grpc.RpcError) as raised:
             _raw_call(relay.grpc_target, ExportTraceServiceRequest().SerializeToString())
         assert raised.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -435,8 +442,7 @@ def test_stop_interrupts_retries_within_grace(upstream: FakeUpstream, engine: En
 
     client = threading.Thread(target=call)
     client.start()
-    while relay.relay.pipeline.inflight < 1:
-        threading.Event().wait(0.01)
+    _wait_inflight(relay)
     started = time.monotonic()
     relay.stop()
     client.join(10)
