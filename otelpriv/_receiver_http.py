@@ -19,6 +19,7 @@ from typing import Any
 
 import grpc
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from google.protobuf import json_format
 from google.rpc import status_pb2
@@ -50,13 +51,13 @@ _SHOWN_NAME = 32
 
 
 class _AnsweredPayloadErrors(logging.Filter):
-    """aiohttp logs a traceback for a body it could not read (e.g. broken chunked framing) even
-    after the handler answered 400; those lines would let any client flood the log, so they are
-    left out."""
+    """aiohttp logs a traceback for a request it could not read (broken chunked framing, a bad
+    header line) even after answering 400. Those lines quote the request's own bytes, which
+    may be a header's secret, and would let any client flood the log, so they are left out."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, RequestPayloadError)
+        return not isinstance(error, (RequestPayloadError, HttpProcessingError))
 
 
 logging.getLogger("aiohttp.server").addFilter(_AnsweredPayloadErrors())

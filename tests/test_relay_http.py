@@ -254,3 +254,29 @@ def test_client_leaving_mid_body_is_counted_quietly(
     assert _rejected(relay, "INTERNAL") == 0
     _assert_quiet(caplog)
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    "head, body",
+    [
+        (b"Transfer-Encoding: chunked\r\n", b"ZZ\r\nabc\r\n0\r\n\r\n"),
+        (b"Authorization: Bearer s3cr3t\x01token\r\nContent-Length: 0\r\n", b""),
+    ],
+    ids=["bad-chunk-size", "control-byte-in-a-header"],
+)
+def test_requests_aiohttp_cannot_read_leave_no_trace_in_the_log(
+    relay: RelayThread, caplog: pytest.LogCaptureFixture, head: bytes, body: bytes
+) -> None:
+    """aiohttp answers these itself, and its log line would quote the request's bytes."""
+    request = (
+        b"POST /v1/traces HTTP/1.1\r\nHost: relay\r\n"
+        b"Content-Type: application/x-protobuf\r\n" + head + b"\r\n" + body
+    )
+    with caplog.at_level(logging.INFO):
+        with socket.create_connection(("127.0.0.1", relay.relay.http_port), timeout=10) as client:
+            client.sendall(request)
+            answer = client.recv(4096)
+        time.sleep(0.2)
+    assert answer.split(b" ", 2)[1] == b"400"
+    _assert_quiet(caplog)
+    assert "s3cr3t" not in caplog.text
