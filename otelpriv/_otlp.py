@@ -90,40 +90,43 @@ class _Edit:
 
 
 class _Memory:
-    """Serialized values one sanitizer has met twice, with what they became.
+    """Serialized values one sanitizer has met, with what they became.
 
-    A value enters on its second sighting: ids, timestamps and messages met once would
-    otherwise fill the table and flush the values that do repeat (routes, agents, users).
-    The first sightings are kept as hashes only. Both are cleared when full (by count, or
-    by the bytes held) rather than evicted one by one: bounded, and cheaper on the hot path.
-    Long values are not kept; they rarely repeat. Failures are not kept either, so each one
-    is counted.
+    New values go on probation; a value met again there is promoted to the table the walk
+    looks in. Ids, timestamps and messages met once stay on probation and leave with it,
+    instead of flushing the values that do repeat (routes, agents, users). Each part is
+    cleared when full (by count, or by the bytes it holds) rather than evicted entry by
+    entry: bounded, and cheaper on the hot path. Long values are not kept; they rarely
+    repeat. Failures are not kept either, so each one is counted.
     """
 
-    __slots__ = ("bytes", "get", "seen", "table")
+    __slots__ = ("get", "held", "probation", "table")
 
     def __init__(self) -> None:
         self.table: dict[bytes, Any] = {}
         self.get = self.table.get
-        self.seen: set[int] = set()
-        self.bytes = 0
+        self.probation: dict[bytes, Any] = {}
+        self.held = [0, 0]
+
+    def recall(self, raw: bytes) -> Any:
+        """A value on probation, now promoted; None if it was never met."""
+        result = self.probation.pop(raw, None)
+        if result is not None:
+            self._put(self.table, 0, raw, result)
+        return result
 
     def remember(self, raw: bytes, result: Any) -> Any:
-        if len(raw) > _KNOWN_MAX_BYTES:
-            return result
-        fingerprint = hash(raw)
-        if fingerprint not in self.seen:
-            if len(self.seen) >= _KNOWN_LIMIT:
-                self.seen.clear()
-            self.seen.add(fingerprint)
-            return result
-        held = 2 * len(raw)
-        if len(self.table) >= _KNOWN_LIMIT or self.bytes + held > _KNOWN_BUDGET:
-            self.table.clear()
-            self.bytes = 0
-        self.table[raw] = result
-        self.bytes += held
+        if len(raw) <= _KNOWN_MAX_BYTES:
+            self._put(self.probation, 1, raw, result)
         return result
+
+    def _put(self, table: dict[bytes, Any], part: int, raw: bytes, result: Any) -> None:
+        size = 2 * len(raw)
+        if len(table) >= _KNOWN_LIMIT or self.held[part] + size > _KNOWN_BUDGET:
+            table.clear()
+            self.held[part] = 0
+        table[raw] = result
+        self.held[part] += size
 
 
 class _Known:
@@ -137,7 +140,7 @@ class _Known:
 
 
 _KNOWN: weakref.WeakKeyDictionary[Sanitizer, _Known] = weakref.WeakKeyDictionary()
-_SERVICES = _Memory()
+_SERVICES: dict[bytes, str | None] = {}
 
 
 def _known(sanitizer: Sanitizer) -> _Known:
@@ -197,11 +200,13 @@ class _Walk:
         if self.real:
             attributes = [kv.SerializeToString() for kv in attributes]
         for raw in attributes:
-            name = _SERVICES.table.get(raw, _CLEAN)
+            name = _SERVICES.get(raw, _CLEAN)
             if name is _CLEAN:
                 kv = KeyValue.FromString(raw)
                 name = kv.value.string_value if kv.key == "service.name" else None
-                _SERVICES.remember(raw, name)
+                if len(_SERVICES) >= _KNOWN_LIMIT:
+                    _SERVICES.clear()
+                _SERVICES[raw] = name
             if name is not None:
                 return name
         return None
@@ -216,7 +221,8 @@ class _Walk:
         for index in compress(count(), map(is_not, found, repeat(_CLEAN))):
             edit = found[index]
             if edit is None:
-                edit = self._resolve(attributes[index])
+                raw = attributes[index]
+                edit = self.known.attributes.recall(raw) or self._resolve(raw)
                 if edit is _CLEAN:
                     continue
             hits.extend(edit.rules)
@@ -304,7 +310,7 @@ class _Walk:
     def body(self, raw: bytes, hits: list[str]) -> bytes:
         """A log body: strings get the text rules, maps and arrays the key-aware walk."""
         bodies = self.known.bodies
-        edit = bodies.get(raw)
+        edit = bodies.get(raw) or bodies.recall(raw)
         if edit is None:
             value = AnyValue.FromString(raw)
             value.DiscardUnknownFields()

@@ -125,7 +125,7 @@ def test_the_cache_is_bounded(key_ring: KeyRing, monkeypatch: pytest.MonkeyPatch
     assert b"198.51.100.39" not in sanitized
     memory = otlp._known(engine.for_service("shop")).attributes
     assert len(memory.table) <= 8
-    assert len(memory.seen) <= 8
+    assert len(memory.probation) <= 8
 
 
 def test_views_reject_what_is_not_a_view(engine: Engine) -> None:
