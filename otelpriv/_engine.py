@@ -54,6 +54,7 @@ _CACHE_LIMIT = 16384
 _log = logging.getLogger("otelpriv")
 _failure_logged = False
 _CACHE_MAX_LENGTH = 1024
+_CACHE_BUDGET = 2 << 20
 
 
 class Engine:
@@ -453,10 +454,12 @@ class Sanitizer:
 def _memo(scrub: Callable[[str, list[str]], str]) -> Callable[[str, list[str]], str]:
     """Cache a string rule: the same value always gives the same result and the same hits.
 
-    The cache is cleared when full rather than evicted entry by entry: bounded, and cheaper on
-    the hot path than an LRU. Long values are not cached; they rarely repeat.
+    The cache is cleared when full (by entries, or by the characters it holds) rather than
+    evicted entry by entry: bounded, and cheaper on the hot path than an LRU. Long values are
+    not cached; they rarely repeat.
     """
     cache: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+    held = [0]
 
     def cached(value: str, hits: list[str]) -> str:
         found = cache.get(value)
@@ -474,9 +477,12 @@ def _memo(scrub: Callable[[str, list[str]], str]) -> Callable[[str, list[str]], 
         out = scrub(text, local)
         changed = out != value
         if len(value) <= _CACHE_MAX_LENGTH:
-            if len(cache) >= _CACHE_LIMIT:
+            size = len(value) + (len(out) if changed else 0)
+            if len(cache) >= _CACHE_LIMIT or held[0] + size > _CACHE_BUDGET:
                 cache.clear()
+                held[0] = 0
             cache[value] = (out if changed else None, tuple(local))
+            held[0] += size
         if not changed:
             return value
         hits.extend(local)
