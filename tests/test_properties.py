@@ -110,11 +110,19 @@ DOMAIN_LABELS = st.lists(
 )
 
 
+IMAGE_SUFFIXES = {"png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "ico", "bmp", "tif", "tiff"}
+"""``logo@2x.png`` is an asset, not an address: no top-level domain is an image type."""
+
+
 @st.composite
 def emails(draw: st.DrawFn) -> Pii:
     local = draw(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}", fullmatch=True))
     at = draw(st.sampled_from(["@", "%40", "%2540", "\uff20"]))
-    tld = draw(st.from_regex(r"[A-Za-z]{2,10}", fullmatch=True))
+    tld = draw(
+        st.from_regex(r"[A-Za-z]{2,10}", fullmatch=True).filter(
+            lambda name: name.lower() not in IMAGE_SUFFIXES
+        )
+    )
     text = local + at + ".".join([*draw(DOMAIN_LABELS), tld])
     return Pii(text, (text,))
 
