@@ -55,6 +55,7 @@ _log = logging.getLogger("otelpriv")
 _failure_logged = False
 _CACHE_MAX_LENGTH = 1024
 _CACHE_BUDGET = 2 << 20
+_TWIN_SUFFIX = re.compile(r"#\d+(?=\.|$)")
 
 
 class Engine:
@@ -193,6 +194,9 @@ class Sanitizer:
         return found
 
     def _resolve(self, key: str) -> Handler:
+        base = _TWIN_SUFFIX.sub("", key)
+        if base != key:
+            return self.handler(base)
         if self._allow is not None and not self._allow.fullmatch(key):
             return self._named_action(Action.DROP, "not_allowed")
         for pattern, action in self._rules:
@@ -336,8 +340,8 @@ class Sanitizer:
             if handler is self.auto and parent:
                 handler = self.handler(f"{parent}.{name}")
             try:
-                if isinstance(item, dict) and handler is self.auto:
-                    cleaned = self.body(item, hits, name)
+                if handler is self.auto and isinstance(item, dict | list | tuple):
+                    cleaned = self.value(name, item, hits)
                 else:
                     cleaned = handler(item, hits)
             except DropValue:
@@ -403,8 +407,18 @@ class Sanitizer:
         return masked
 
     def value(self, key: str, value: Any, hits: list[str]) -> Any:
-        """Sanitize one attribute value; raises DropValue when the attribute must go."""
-        return self.handler(key)(value, hits)
+        """Sanitize one attribute value; raises DropValue when the attribute must go.
+
+        A map under a key no rule names is read with that key as its parent, as in a log
+        body: ``shipping = {name: …}`` is ``shipping.name``, in an array of maps too.
+        """
+        handler = self.handler(key)
+        if handler is not self.auto or not isinstance(value, dict | list | tuple):
+            return handler(value, hits)
+        if isinstance(value, dict):
+            return self.body(value, hits, key)
+        out = [self.value(key, item, hits) for item in value]
+        return value if _same(out, value) else out
 
     def attributes(self, attributes: Mapping[str, Any] | None, hits: list[str]) -> Any:
         """A mapping of plain attribute values, fail-closed; the same object if nothing changed.
@@ -417,7 +431,7 @@ class Sanitizer:
         changed = False
         for key, value in attributes.items():
             try:
-                cleaned = self.handler(key)(value, hits)
+                cleaned = self.value(key, value, hits)
             except DropValue:
                 changed = True
                 continue

@@ -78,7 +78,8 @@ class Outcome:
 
 
 class _Edit:
-    """What a serialized attribute becomes: new bytes (None: dropped) and the rules that hit."""
+    """What a serialized attribute becomes: new bytes (None: dropped), the rules that hit,
+    and its key as it may be shown (sanitized: audit lists and reports print it)."""
 
     __slots__ = ("key", "raw", "renamed", "rules")
 
@@ -272,7 +273,7 @@ class _Walk:
         except DecodeError:
             raise
         except DropValue:
-            dropped = _Edit(None, tuple(local), key, False)
+            dropped = _Edit(None, tuple(local), self.sanitizer.rename(key, []), False)
             return self.known.attributes.remember(raw, dropped)
         except Exception as error:  # noqa: BLE001 - fail closed on any engine fault
             self._failed(kv.value, error, local)
@@ -284,8 +285,8 @@ class _Walk:
             kv.key = name
         out = kv.SerializeToString()
         if failed:
-            return _Edit(out, tuple(local), key, renamed)
-        result = _Edit(out, tuple(local), key, renamed) if local or out != raw else _CLEAN
+            return _Edit(out, tuple(local), name, renamed)
+        result = _Edit(out, tuple(local), name, renamed) if local or out != raw else _CLEAN
         return self.known.attributes.remember(raw, result)
 
     def _value(self, key: str, value: AnyValue, hits: list[str]) -> None:
@@ -303,7 +304,7 @@ class _Walk:
         if handler is sanitizer.auto and _plain_number(value, kind):
             return
         plain = _to_python(value)
-        out = handler(plain, hits)
+        out = sanitizer.value(key, plain, hits)
         if out is not plain:
             _assign(value, out)
 

@@ -329,7 +329,11 @@ def _attributes(
     if cleaned is plain:
         return attributes
     if keys is not None:
-        keys.extend(key for key, value in plain.items() if cleaned.get(key) is not value)
+        keys.extend(
+            sanitizer.rename(key, [])
+            for key, value in plain.items()
+            if cleaned.get(key) is not value
+        )
     if isinstance(attributes, BoundedAttributes) and attributes.dropped:
         bounded = BoundedAttributes(maxlen=None, attributes=cleaned, immutable=False)
         bounded.dropped = attributes.dropped

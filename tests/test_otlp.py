@@ -17,7 +17,7 @@ from test_cases import CASES, _input_of, expected_for
 from otelpriv._engine import Engine
 from otelpriv._otlp import _to_python, keyvalue, sanitize_request
 from otelpriv._policy import parse_policy
-from otelpriv._pseudonym import KeyRing
+from otelpriv._pseudonym import KeyRing, pseudonym_for
 
 SPAN_CASES = [case for case in CASES if case["signal"] == "span"]
 LOG_CASES = [case for case in CASES if case["signal"] == "log"]
@@ -328,3 +328,62 @@ def test_values_nested_too_deep_are_refused(engine: Engine) -> None:
     request.resource_spans[0].scope_spans[0].spans.add(name="x").attributes.append(deep)
     with pytest.raises(DecodeError, match="nested more than"):
         sanitize_request(request, engine)
+
+
+def test_twin_keys_keep_the_rules_of_their_key(engine: Engine, key_ring: KeyRing) -> None:
+    """The later twin is stored as ``user.id#2``; it is still a user id, ``street#2`` a street."""
+    twins = KeyValue(key="profile")
+    for key, text in (("user.id", "u-1"), ("user.id", "u-51077"), ("street", "x")):
+        twins.value.kvlist_value.values.add(key=key).value.string_value = text
+    twins.value.kvlist_value.values.add(key="street").value.string_value = "27 Harbour Lane"
+    request = _trace_request([])
+    request.resource_spans[0].scope_spans[0].spans.add(name="x").attributes.append(twins)
+    sanitize_request(request, engine)
+    values = _to_python(request.resource_spans[0].scope_spans[0].spans[0].attributes[0].value)
+    assert values == {
+        "user.id": pseudonym_for(key_ring.active, "u-1"),
+        "user.id#2": pseudonym_for(key_ring.active, "u-51077"),
+        "street": "[REDACTED]",
+        "street#2": "[REDACTED]",
+    }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"name": "Jonas Berg", "city": "Bergen"},
+        [{"name": "Jonas Berg"}, {"name": "Mia Hoffmann"}],
+    ],
+    ids=["map", "array-of-maps"],
+)
+def test_a_map_under_an_attribute_key_is_read_with_that_key(engine: Engine, value: Any) -> None:
+    """``shipping = {name: …}`` is ``shipping.name`` as in a log body, in every adapter."""
+    request = _trace_request([])
+    span = request.resource_spans[0].scope_spans[0].spans.add(name="x")
+    span.attributes.append(keyvalue("shipping", value))
+    sanitize_request(request, engine)
+    assert b"Jonas" not in request.SerializeToString()
+    assert b"Mia" not in request.SerializeToString()
+    plain = engine.for_service("shop").attributes({"shipping": value}, [])
+    assert "Jonas" not in repr(plain) and "Mia" not in repr(plain)
+
+
+def test_audit_and_report_show_key_names_sanitized(key_ring: KeyRing) -> None:
+    policy = parse_policy(
+        {
+            "allow_keys": ["note", "contact*"],
+            "audit": {"counts": True, "key_names": True},
+        }
+    )
+    request = _trace_request([])
+    span = request.resource_spans[0].scope_spans[0].spans.add(name="x")
+    span.attributes.extend(
+        [
+            keyvalue("contact mia.hoffmann@example.com", "yes"),
+            keyvalue("debug for bo@example.org", "dropped"),
+        ]
+    )
+    outcome = sanitize_request(request, Engine(policy, key_ring), by_key=True)
+    assert b"mia.hoffmann" not in request.SerializeToString()
+    assert b"bo@example" not in request.SerializeToString()
+    assert not any("@" in key for _, key in outcome.by_key)

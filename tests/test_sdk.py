@@ -350,6 +350,7 @@ def test_audit_counts_and_key_names_on_the_span(key_ring: KeyRing) -> None:
     assert attributes["otelpriv.redacted.email"] == 8
     assert attributes["otelpriv.redacted.user_id"] == attributes["otelpriv.redacted.key"] == 1
     assert "enduser.id" in attributes["otelpriv.redacted_keys"]
+    assert not any("@" in key for key in attributes["otelpriv.redacted_keys"])
 
 
 def test_policy_object_and_environment(
