@@ -11,7 +11,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -56,18 +55,6 @@ from otelpriv._relay import start_relay
 RESOURCE = Resource.create({"service.name": "checkout-api"})
 EMAIL = "freya.lind@example.com"
 CARD = "4111 1111 1111 1111"
-
-
-@pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def relay(upstream: FakeUpstream, engine: Engine) -> Iterator[RelayThread]:
-    yield from running(relay_config(upstream), engine)
 
 
 def _spans(count: int = 3) -> list[Any]:

@@ -14,7 +14,6 @@ import time
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,18 +29,6 @@ INVALID_ARGUMENT = 3
 RESOURCE_EXHAUSTED = 8
 INTERNAL = 13
 MARKER = "freya.lind@example.com"
-
-
-@pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def relay(upstream: FakeUpstream, engine: Engine) -> Iterator[RelayThread]:
-    yield from running(relay_config(upstream), engine)
 
 
 def _post(
