@@ -360,9 +360,11 @@ DETECTORS: dict[str, Detector] = {
         ),
         Detector(
             id="email",
+            # The local part is read as one whole run (a lookahead never backtracks), so a run
+            # of any length glued before the @ goes with the address instead of hiding it.
             pattern=re.compile(
-                r"(?<![\w.+-])(?P<local>(?:[\w!#$*+^`|~-]|%(?!(?:25)?40)[0-9A-Fa-f]{2})"
-                r"(?:[\w.!#$*+^`|~'-]|%(?!(?:25)?40)[0-9A-Fa-f]{2}){0,127})"
+                r"(?<![\w.+-])(?=(?P<local>(?:[\w!#$*+^`|~-]|%(?!(?:25)?40)[0-9A-Fa-f]{2})"
+                r"(?:[\w.!#$*+^`|~'-]|%(?!(?:25)?40)[0-9A-Fa-f]{2})*))(?P=local)"
                 + _EMAIL_AT
                 + r"(?P<domain>(?:[^\W_](?:[\w-]{0,61}[^\W_])?(?:\.|%2[Ee]))+[^\W\d_]{2,63})"
                 r"(?![\w-])"

@@ -197,12 +197,34 @@ class Sanitizer:
         base = _TWIN_SUFFIX.sub("", key)
         if base != key:
             return self.handler(base)
+        found = self._resolve_exact(key)
+        if found is not self.auto:
+            return found
+        segments = key.split(".")
+        if len(segments) > 1 and len(segments[-2]) > 3 and segments[-2].endswith("s"):
+            segments[-2] = segments[-2][:-1]
+            return self.handler(".".join(segments))
+        return found
+
+    def _user_id(self, key: str) -> bool:
+        """A listed user-id key, loosely spelled, alone or at the end of a longer key:
+        ``app.user.id`` and ``x.customerId`` hold user ids as ``user.id`` does."""
+        names = self._user_ids
+        if normalized(key) in names:
+            return True
+        segments = key.split(".")
+        return len(segments) > 1 and (
+            normalized(segments[-1]) in names or normalized(".".join(segments[-2:])) in names
+        )
+
+    def _resolve_exact(self, key: str) -> Handler:
+        """The rule for ``key`` as it is written (``_resolve`` adds twins and plurals)."""
         if self._allow is not None and not self._allow.fullmatch(key):
             return self._named_action(Action.DROP, "not_allowed")
         for pattern, action in self._rules:
             if pattern.fullmatch(key):
                 return self._named_action(action, "rule")
-        if normalized(key) in self._user_ids:
+        if self._user_id(key):
             return self._named_action(self.policy.user_ids.action, "user_id")
         if key.startswith(_REQUEST_HEADER) or key.startswith(_RESPONSE_HEADER):
             header = key[len(_REQUEST_HEADER) :].lower()

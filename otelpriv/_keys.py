@@ -8,6 +8,7 @@ names into words and compare them, so the engine can resolve each key once and c
 from __future__ import annotations
 
 import re
+import unicodedata
 
 __all__ = [
     "HEADER_SECRET_WORDS",
@@ -20,6 +21,7 @@ __all__ = [
 ]
 
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
+_NOT_ALNUM = re.compile(r"[\W_]+")
 
 HOLDER_WORDS = frozenset({"", "value", "val", "raw", "plain", "text", "data", "str", "string"})
 """A last segment that only says "the value": the segment before it names the content."""
@@ -69,8 +71,11 @@ def names_secret(words: list[str], secret: frozenset[str]) -> bool:
 
 
 def normalized(key: str) -> str:
-    """A whole key compared loosely: ``EndUser.Id``, ``user_id`` and ``userId`` all match."""
-    return key.lower().replace(".", "").replace("_", "").replace("-", "")
+    """A whole key compared loosely: ``EndUser.Id``, ``user_id``, ``userId``, ``user id`` and
+    ``ｕｓｅｒ.id`` all match. Compatibility forms are folded (full-width letters, no-break
+    spaces) and everything but letters and digits is dropped (separators of any kind, zero-width
+    characters), so no spelling of a listed key slips past its rule."""
+    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", key).casefold())
 
 
 def compact_pair(key: str) -> str:

@@ -387,3 +387,57 @@ def test_audit_and_report_show_key_names_sanitized(key_ring: KeyRing) -> None:
     assert b"mia.hoffmann" not in request.SerializeToString()
     assert b"bo@example" not in request.SerializeToString()
     assert not any("@" in key for _, key in outcome.by_key)
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    ["y" * 117, "a.b" * 150, "0af7651916cd43dd8448eb211c80319c-" * 5 + "x"],
+    ids=["letters", "dotted", "hex-tokens"],
+)
+def test_a_long_run_glued_before_an_email_goes_with_it(engine: Engine, prefix: str) -> None:
+    sanitizer = engine.for_service("shop")
+    text = prefix + "mia.hoffmann@example.com"
+    assert sanitizer.text(f"note {text} end", []) == "note [EMAIL] end"
+    assert sanitizer.rename(text, []) == "[EMAIL]"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "user id",
+        "user:id",
+        "user/id",
+        "user\tid",
+        " user.id",
+        "user.id ",
+        "user.id\u200b",
+        "\uff55\uff53\uff45\uff52.id",
+        "user\u00a0id",
+        "user\u2010id",
+        "app.user.id",
+        "x.customer.id",
+        "app.userId",
+        "users.id",
+    ],
+)
+def test_user_id_keys_however_spelled(engine: Engine, key_ring: KeyRing, key: str) -> None:
+    sanitizer = engine.for_service("shop")
+    assert sanitizer.value(key, "u-51077", []) == pseudonym_for(key_ring.active, "u-51077")
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("customers", [{"name": "Jonas Berg"}]),
+        ("customers", {"name": "Jonas Berg"}),
+        ("users", [{"id": "u-51077"}]),
+    ],
+)
+def test_plural_parents_read_as_their_singular(engine: Engine, key: str, value: Any) -> None:
+    cleaned = engine.for_service("shop").attributes({key: value}, [])
+    assert "Jonas" not in repr(cleaned) and "u-51077" not in repr(cleaned)
+
+
+@pytest.mark.parametrize("key", ["session.id", "app.users_count", "process.pid", "status"])
+def test_keys_near_user_ids_are_left_alone(engine: Engine, key: str) -> None:
+    assert engine.for_service("shop").value(key, "u-51077", []) == "u-51077"
