@@ -27,8 +27,8 @@ class Detector:
     ``groups`` name the sensitive part of a match (the first that took part is replaced), while
     the rest of the match (a label such as ``password=``) stays in place. ``trigger`` is a cheap
     pattern that matches wherever ``pattern`` could: where it finds nothing, nothing is run.
-    Cheaper still, and checked first: ``needles`` (one must be in the lower-cased text) and
-    ``digits`` (the text must hold a digit).
+    Cheaper still, and checked first: ``needles`` (one must be in the lower-cased text),
+    ``digits`` (the text must hold a digit) and ``upper`` (an upper-case letter).
     """
 
     id: str
@@ -40,6 +40,7 @@ class Detector:
     trigger: str | None = None
     needles: tuple[str, ...] = ()
     digits: bool = False
+    upper: bool = False
     wrap: Callable[[re.Match[str], int | str, str], str] | None = None
 
 
@@ -401,6 +402,7 @@ DETECTORS: dict[str, Detector] = {
             validate=_iban_valid,
             trigger=r"[A-Z]{2}\d\d",
             digits=True,
+            upper=True,
         ),
         Detector(
             id="us_ssn",

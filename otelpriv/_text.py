@@ -73,7 +73,7 @@ _COOKIE_IN_TEXT = re.compile(
 class _Pass:
     """One detector with the action the policy chose for it."""
 
-    __slots__ = ("detector", "digits", "needles", "replace", "trigger")
+    __slots__ = ("detector", "digits", "needles", "replace", "trigger", "upper")
 
     def __init__(self, detector: Detector, replace: Callable[[str], str]) -> None:
         self.detector = detector
@@ -81,10 +81,14 @@ class _Pass:
         self.trigger = re.compile(detector.trigger or "").search
         self.needles = detector.needles
         self.digits = detector.digits
+        self.upper = detector.upper
 
     def may_match(self, text: str, low: str, digit: bool) -> bool:
-        """The cheap checks first (a digit, a lower-cased substring), then the trigger."""
+        """The cheap checks first (a digit, a capital, a lower-cased substring), then the
+        trigger."""
         if self.digits and not digit:
+            return False
+        if self.upper and low == text:
             return False
         if self.needles:
             for needle in self.needles:
