@@ -73,7 +73,9 @@ _SECRET_PARAMS = (
     "postcode", "postalcode", "city", "phone", "mobile", "tel", "birthdate", "dob", "iban", "card",
     "cardnumber", "cc", "cvv", "cvc", "ssn", "exp", "expiry", "cardexpiry", "expirydate",
     "expdate", "ccexp", "cardholder", "holdername", "nameoncard", "fullname", "firstname",
-    "lastname", "surname",
+    "lastname", "surname", "phonenumber", "phoneno", "msisdn", "addressline1", "addressline2",
+    "addr", "housenumber", "plz", "ticket", "oauthverifier", "nonce", "magiclink", "licensekey",
+    "xsrf", "xsrftoken", "csrftoken", "accountnumber", "sortcode", "taxid",
 )
 _REDACTED_HEADERS = (
     "authorization", "proxy-authorization", "x-api-key", "x-auth-token", "x-amz-security-token",

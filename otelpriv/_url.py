@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import quote, unquote, unquote_plus
+from urllib.parse import quote, unquote_plus
 
 __all__ = ["UrlError", "UrlRules", "normalize_param"]
 
@@ -22,7 +22,7 @@ _PORT = re.compile(r"(?::\d*)?")
 _SEPARATOR = re.compile(r"[&;]")
 _DIGIT = re.compile(r"\d")
 _SPACE = re.compile(r"\s")
-_ENCODED_MARK = re.compile(r"%(?:3[adfADF]|2[fF]|40|26)")
+_ENCODED_MARK = re.compile(r"%(?:3[adfADF]|2[fF5]|40|26)")
 _EMBEDDED = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}://")
 _SUFFIX_MIN = 5
 _KNOWN_LIMIT = 16384
@@ -38,6 +38,18 @@ def _labelled(params: str) -> bool:
     return "%" in params and _ENCODED_MARK.search(params) is not None
 
 
+def _decoded(part: str) -> str:
+    """A URL part as it reads once every layer of percent- and form-encoding is undone."""
+    for _ in range(3):
+        if "%" not in part and "+" not in part:
+            break
+        decoded = unquote_plus(part)
+        if decoded == part:
+            break
+        part = decoded
+    return part
+
+
 class UrlError(ValueError):
     """The value is not a URL we can take apart with certainty."""
 
@@ -48,6 +60,8 @@ def normalize_param(name: str) -> str:
     A nested name (``user[password]``, PHP and Rails style) is judged by its last part.
     """
     decoded = unquote_plus(name) if "%" in name or "+" in name else name
+    while decoded.endswith("[]"):
+        decoded = decoded[:-2]
     if decoded.endswith("]") and "[" in decoded:
         decoded = decoded[decoded.rindex("[") + 1 : -1]
     return decoded.casefold().replace("-", "").replace("_", "").replace(".", "").strip()
@@ -124,7 +138,7 @@ class UrlRules:
             if verdict is None:
                 name, equals, _ = part.partition("=")
                 secret = bool(equals) and self.secret_name(normalize_param(name))
-                verdict = known[part] = not secret and not self.value_gate(part)
+                verdict = known[part] = not secret and not self.value_gate(_decoded(part))
             if not verdict:
                 return False
         return True
@@ -134,7 +148,7 @@ class UrlRules:
         if (
             ":" not in params
             and not _labelled(params)
-            and not self.value_gate(params)
+            and not self.value_gate(_decoded(params))
             and not any(self.secret_name(normalize_param(name)) for name in _NAMES.findall(params))
         ):
             return params
@@ -184,16 +198,21 @@ class UrlRules:
     def _value(self, value: str, hits: list[str]) -> str:
         """A parameter value; one that is a URL itself (``next=https://…``) gets these rules.
 
-        A percent-encoded URL (``redirect=https%3A%2F%2F…%3Ftoken%3D…``) is decoded first;
-        when anything in it changes, the sanitized URL is encoded back, else it stays as it
-        came. A URL written plainly with an escape inside (``https://h/a%40b``) is not an
-        encoded one: it keeps its form, so a second run reads it the same way.
+        An encoded value (``redirect=https%3A%2F%2F…%3Ftoken%3D…``, ``q=password%3Dx``,
+        ``x=Bearer+2Yotn…``) is decoded first, as often as it was encoded, and read as what it
+        decodes to; when anything in it changes, the sanitized value is encoded back, else it
+        stays as it came. A URL written plainly with an escape inside (``https://h/a%40b``) is
+        not an encoded one: it keeps its form, so a second run reads it the same way.
         """
-        if "%" in value and "://" not in value and not value.startswith("/"):
-            decoded = unquote(value)
-            if decoded != value and ("://" in decoded or decoded.startswith("/")):
-                cleaned = self._value(decoded, hits)
-                return value if cleaned == decoded else quote(cleaned, safe="[]")
+        if ("%" in value or "+" in value) and "://" not in value and not value.startswith("/"):
+            decoded = unquote_plus(value)
+            if decoded != value:
+                local: list[str] = []
+                cleaned = self._value(decoded, local)
+                if cleaned == decoded:
+                    return value
+                hits.extend(local)
+                return quote(cleaned, safe="[]")
         if "://" in value or (value.startswith("/") and "?" in value):
             try:
                 return self.url(value, hits)

@@ -223,3 +223,50 @@ def test_kept(engine: Engine, text: str) -> None:
 )
 def test_url_parts(engine: Engine, url: str, expected: str) -> None:
     assert engine.for_service(None).value("url.full", url, []) == expected
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        (
+            "https://x.example/a?r=https%253A%252F%252Fy.example%252Fcb%253Ftoken%253Dabc123",
+            "https://x.example/a?r=https%253A%252F%252Fy.example%252Fcb%253Ftoken%253D[REDACTED]",
+        ),
+        ("https://x.example/a?q=password%3Dhunter2", "https://x.example/a?q=password%3D[REDACTED]"),
+        (
+            "https://x.example/a?data=%7B%22password%22%3A%22hunter2%22%7D",
+            "https://x.example/a?data=%7B%22password%22%3A%22[REDACTED]%22%7D",
+        ),
+        (
+            "https://x.example/a?x=Bearer+2YotnFZFEjr1zCsicMWpAA",
+            "https://x.example/a?x=Bearer%20[REDACTED]",
+        ),
+        ("https://x.example/a?x=4111%2D1111%2D1111%2D1111", "https://x.example/a?x=[CREDIT_CARD]"),
+        ("https://x.example/a?x=DE89+3704+0044+0532+0130+00", "https://x.example/a?x=[IBAN]"),
+        (
+            "https://x.example/a?street[]=27+Harbour&token[]=abc&code%5B%5D=x",
+            "https://x.example/a?street[]=[REDACTED]&token[]=[REDACTED]&code%5B%5D=[REDACTED]",
+        ),
+        (
+            "https://x.example/a?phone_number=1&msisdn=2&oauth_verifier=3&q=c%2B%2B+book",
+            "https://x.example/a?phone_number=[REDACTED]&msisdn=[REDACTED]"
+            "&oauth_verifier=[REDACTED]&q=c%2B%2B+book",
+        ),
+        ("https://x.example/a?r=50%25+off&page=2", "https://x.example/a?r=50%25+off&page=2"),
+    ],
+    ids=[
+        "double-encoded-url",
+        "encoded-label",
+        "encoded-json",
+        "form-encoded-bearer",
+        "encoded-card",
+        "form-encoded-iban",
+        "php-array-names",
+        "more-param-names",
+        "encoded-clean",
+    ],
+)
+def test_encoded_query_values_are_read_decoded(engine: Engine, url: str, expected: str) -> None:
+    sanitizer = engine.for_service(None)
+    assert sanitizer.value("url.full", url, []) == expected
+    assert sanitizer.value("url.full", expected, []) == expected
