@@ -138,17 +138,25 @@ class UrlRules:
             if verdict is None:
                 name, equals, _ = part.partition("=")
                 secret = bool(equals) and self.secret_name(normalize_param(name))
-                verdict = known[part] = not secret and not self.value_gate(_decoded(part))
+                verdict = known[part] = not secret and not self._gate(part)
             if not verdict:
                 return False
         return True
+
+    def _gate(self, part: str) -> bool:
+        """Whether a detector could find anything in a URL part, as written or as it decodes
+        (``0+@x.io`` is an address as written, ``4111%2D1111…`` a card once decoded)."""
+        if self.value_gate(part):
+            return True
+        decoded = _decoded(part)
+        return decoded != part and self.value_gate(decoded)
 
     def params(self, params: str, hits: list[str]) -> str:
         """Redact the values of sensitive parameters; scrub the other names and values."""
         if (
             ":" not in params
             and not _labelled(params)
-            and not self.value_gate(_decoded(params))
+            and not self._gate(params)
             and not any(self.secret_name(normalize_param(name)) for name in _NAMES.findall(params))
         ):
             return params
@@ -200,19 +208,19 @@ class UrlRules:
 
         An encoded value (``redirect=https%3A%2F%2F…%3Ftoken%3D…``, ``q=password%3Dx``,
         ``x=Bearer+2Yotn…``) is decoded first, as often as it was encoded, and read as what it
-        decodes to; when anything in it changes, the sanitized value is encoded back, else it
-        stays as it came. A URL written plainly with an escape inside (``https://h/a%40b``) is
-        not an encoded one: it keeps its form, so a second run reads it the same way.
+        decodes to; when anything in it changes, the sanitized value is encoded back. Else it
+        is read as written too (``0+@x.io`` is an address only as written). A URL written
+        plainly with an escape inside (``https://h/a%40b``) is not an encoded one: it keeps its
+        form, so a second run reads it the same way.
         """
         if ("%" in value or "+" in value) and "://" not in value and not value.startswith("/"):
             decoded = unquote_plus(value)
             if decoded != value:
                 local: list[str] = []
                 cleaned = self._value(decoded, local)
-                if cleaned == decoded:
-                    return value
-                hits.extend(local)
-                return quote(cleaned, safe="[]")
+                if cleaned != decoded:
+                    hits.extend(local)
+                    return quote(cleaned, safe="[]")
         if "://" in value or (value.startswith("/") and "?" in value):
             try:
                 return self.url(value, hits)

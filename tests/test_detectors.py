@@ -253,6 +253,7 @@ def test_url_parts(engine: Engine, url: str, expected: str) -> None:
             "&oauth_verifier=[REDACTED]&q=c%2B%2B+book",
         ),
         ("https://x.example/a?r=50%25+off&page=2", "https://x.example/a?r=50%25+off&page=2"),
+        ("https://x.example/q?q=0+@0.example", "https://x.example/q?q=[EMAIL]"),
     ],
     ids=[
         "double-encoded-url",
@@ -264,6 +265,7 @@ def test_url_parts(engine: Engine, url: str, expected: str) -> None:
         "php-array-names",
         "more-param-names",
         "encoded-clean",
+        "plus-in-an-address",
     ],
 )
 def test_encoded_query_values_are_read_decoded(engine: Engine, url: str, expected: str) -> None:
