@@ -63,7 +63,10 @@ _URL_TOKENS = re.compile(
     r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}:[/\\]{1,3}[^\s\"'<>`]*[^\s\"'<>`.,;:!?)]"
     r"|(?<![\w/.:])/[^\s\"'<>`?]*\?[^\s\"'<>`]*[^\s\"'<>`.,;:!?)]"
 )
-_FALLBACK_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*:[/\\]+)(?P<userinfo>[^?#\s]*)@")
+_FALLBACK_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*:[/\\]+)(?P<userinfo>\S*)@")
+_FALLBACK_PASSWORD = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*:[/\\]+[^/\\\s:@?#\[]*:)(?P<password>[^/\\\s\d][^/\\\s]*)"
+)
 _COOKIE_IN_TEXT = re.compile(
     r"\b(?P<set>set-)?cookie(?P<q>\\?[\"']?)[ \t]*[:=][ \t]*(?P=q)(?P<value>[^\r\n\"'\\]*)",
     re.IGNORECASE,
@@ -249,8 +252,10 @@ class TextRules:
     def url(self, url: str, hits: list[str]) -> str:
         """A value known to be a URL; one that cannot be split falls back to text rules.
 
-        The fallback still takes out anything between the scheme and the last ``@`` before the
-        query: in a URL too odd to parse, that is where credentials sit.
+        The fallback still takes out anything between the scheme and the last ``@`` (a password
+        may hold ``/``, ``#`` or ``?``): in a URL too odd to parse, that is where credentials
+        sit. With no ``@``, a "port" that is not a number is taken for a password
+        cut off by a space (``https://anna:pass word@host``) and goes with the rest.
         """
         try:
             return self.urls.url(url, hits)
@@ -266,6 +271,11 @@ class TextRules:
                     hits.append("url_userinfo")
                 rest = self.scrub_plain(url[match.end() :], hits)
                 return match.group("head") + redacted + "@" + rest
+            match = _FALLBACK_PASSWORD.match(url)
+            if match is not None and match.group("password") != self.urls.userinfo:
+                hits.append("url_userinfo")
+                rest = self.scrub_plain(url[match.end() :], hits)
+                return match.group("head") + self.urls.userinfo + rest
             return self.scrub_plain(url, hits)
 
     def _cookie_line(self, match: re.Match[str], hits: list[str]) -> str:

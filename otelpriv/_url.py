@@ -25,6 +25,7 @@ _SPACE = re.compile(r"\s")
 _ENCODED_MARK = re.compile(r"%(?:3[adfADF]|2[fF5]|40|26)")
 _EMBEDDED = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}://")
 _SUFFIX_MIN = 5
+_PLAIN_AUTHORITY = re.compile(r"(?:[^:\[\]]*|\[[0-9A-Fa-f:.]*\])(?::\d*)?")
 _KNOWN_LIMIT = 16384
 _PARTS = re.compile(r"[&;#]")
 _NAMES = re.compile(r"(?:^|[&;#?])([^&;=#?]*)=")
@@ -127,8 +128,10 @@ class UrlRules:
             return False
         before, _, after = url.partition("?")
         _, scheme, rest = before.rpartition("://")
-        path = rest.partition("/")[2] if scheme else rest
+        authority, _, path = rest.partition("/") if scheme else ("", "", rest)
         if "=" in before or ";" in before or ":" in path or ":" in after or _labelled(after):
+            return False
+        if ":" in authority and not _PLAIN_AUTHORITY.fullmatch(authority):
             return False
         known = self._known
         if len(known) > _KNOWN_LIMIT:

@@ -272,3 +272,31 @@ def test_encoded_query_values_are_read_decoded(engine: Engine, url: str, expecte
     sanitizer = engine.for_service(None)
     assert sanitizer.value("url.full", url, []) == expected
     assert sanitizer.value("url.full", expected, []) == expected
+
+
+@pytest.mark.parametrize(
+    "key, text, expected",
+    [
+        (
+            "db.connection_string",
+            "postgres://app:s3cr#t@db/shop",
+            "postgres://REDACTED:REDACTED@db/shop",
+        ),
+        ("app.note", "redis://default:p?ss@cache:6379", "redis://REDACTED:REDACTED@cache:6379"),
+        ("url.full", "https://app:s3cr#t@x.example/", "https://REDACTED:REDACTED@x.example/"),
+        (
+            "app.note",
+            "connect https://anna:pass word@x.example/a failed",
+            "connect https://anna:REDACTED [EMAIL]/a failed",
+        ),
+        ("url.full", "https://x.example:8080/a?b=c#frag", "https://x.example:8080/a?b=c#frag"),
+    ],
+    ids=["hash-in-password", "question-mark", "url-key", "space-in-password", "real-port"],
+)
+def test_passwords_the_url_grammar_cuts_short(
+    engine: Engine, key: str, text: str, expected: str
+) -> None:
+    """A password holding ``#``, ``?`` or a space breaks the URL apart; it still goes."""
+    sanitizer = engine.for_service(None)
+    assert sanitizer.value(key, text, []) == expected
+    assert sanitizer.value(key, expected, []) == expected
