@@ -62,7 +62,9 @@ _LABELLED = frozenset({"labelled_secret", "sql_password", "cli_secret", "redis_a
 _URL_TOKENS = re.compile(
     r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}:[/\\]{1,3}[^\s\"'<>`]*[^\s\"'<>`.,;:!?)]"
     r"|(?<![\w/.:])/[^\s\"'<>`?]*\?[^\s\"'<>`]*[^\s\"'<>`.,;:!?)]"
+    r"|(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}%3[Aa]%2[Ff]%2[Ff][^\s\"'<>`]*[^\s\"'<>`.,;:!?)]"
 )
+_ENCODED_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}%3[Aa]%2[Ff]%2[Ff]")
 _FALLBACK_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*:[/\\]+)(?P<userinfo>\S*)@")
 _FALLBACK_PASSWORD = re.compile(
     r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*:[/\\]+[^/\\\s:@?#\[]*:)(?P<password>[^/\\\s\d][^/\\\s]*)"
@@ -227,18 +229,42 @@ class TextRules:
         is scanned apart, so the text passes never reach into a URL the URL rules settled: a
         second run over the result finds nothing new.
         """
-        if self._url_on and (":/" in text or ":\\" in text or ("?" in text and "/" in text)):
+        if self._url_on and (
+            ":/" in text
+            or ":\\" in text
+            or ("?" in text and "/" in text)
+            or "%3A%2F" in text
+            or "%3a%2f" in text
+        ):
             text = self._across.scan(text, hits)
             out: list[str] = []
             last = 0
             for match in _URL_TOKENS.finditer(text):
                 out.append(self._prose(text[last : match.start()], hits))
-                out.append(self.url(match.group(), hits))
+                out.append(self._url_token(match.group(), hits))
                 last = match.end()
             if out:
                 out.append(self._prose(text[last:], hits))
                 return "".join(out)
         return self._prose(text, hits)
+
+    def _url_token(self, token: str, hits: list[str]) -> str:
+        """A URL found in text, also when JSON escaped it (``https:\\/\\/h\\/p?a=1\\u0026b=2``,
+        as PHP and Go write them) or percent-encoded whole (``https%3A%2F%2F…``): read as it
+        decodes, written back escaped the same way."""
+        if _ENCODED_SCHEME.match(token):
+            return self.urls.value(token, hits)
+        if "\\/" not in token and "\\u0026" not in token:
+            return self.url(token, hits)
+        plain = token.replace("\\/", "/").replace("\\u0026", "&")
+        cleaned = self.url(plain, hits)
+        if cleaned == plain:
+            return token
+        if "\\/" in token:
+            cleaned = cleaned.replace("/", "\\/")
+        if "\\u0026" in token:
+            cleaned = cleaned.replace("&", "\\u0026")
+        return cleaned
 
     def _prose(self, text: str, hits: list[str]) -> str:
         if self._cookie_on and ("ookie" in text or "OOKIE" in text):

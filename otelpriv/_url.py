@@ -191,22 +191,22 @@ class UrlRules:
     def _param(self, param: str, hits: list[str]) -> str:
         name, equals, value = param.partition("=")
         if not equals:
-            return self._value(param, hits)
+            return self.value(param, hits)
         if self.secret_name(normalize_param(name)):
             if value in ("", self.placeholder):
                 return param
             hits.append("url_param")
             return name + "=" + self.placeholder
-        return self.scrub(name, hits) + "=" + self._value(value, hits)
+        return self.scrub(name, hits) + "=" + self.value(value, hits)
 
     def _path(self, path: str, hits: list[str]) -> str:
         """A path, or a path that carries another URL (``/proxy/https://user:pw@host/``)."""
         inner = _EMBEDDED.search(path)
         if inner is None:
             return self.scrub(path, hits)
-        return self.scrub(path[: inner.start()], hits) + self._value(path[inner.start() :], hits)
+        return self.scrub(path[: inner.start()], hits) + self.value(path[inner.start() :], hits)
 
-    def _value(self, value: str, hits: list[str]) -> str:
+    def value(self, value: str, hits: list[str]) -> str:
         """A parameter value; one that is a URL itself (``next=https://…``) gets these rules.
 
         An encoded value (``redirect=https%3A%2F%2F…%3Ftoken%3D…``, ``q=password%3Dx``,
@@ -220,7 +220,7 @@ class UrlRules:
             decoded = unquote_plus(value)
             if decoded != value:
                 local: list[str] = []
-                cleaned = self._value(decoded, local)
+                cleaned = self.value(decoded, local)
                 if cleaned != decoded:
                     hits.extend(local)
                     return quote(cleaned, safe="[]")

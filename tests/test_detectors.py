@@ -300,3 +300,34 @@ def test_passwords_the_url_grammar_cuts_short(
     sanitizer = engine.for_service(None)
     assert sanitizer.value(key, text, []) == expected
     assert sanitizer.value(key, expected, []) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            '{"u":"https:\\/\\/x.example\\/cb?code=abc123"}',
+            '{"u":"https:\\/\\/x.example\\/cb?code=[REDACTED]"}',
+        ),
+        (
+            '{"url":"https:\\/\\/u:p@x.example\\/a"}',
+            '{"url":"https:\\/\\/REDACTED:REDACTED@x.example\\/a"}',
+        ),
+        (
+            '{"u":"https://x.example/cb?state=1\\u0026code=abc123"}',
+            '{"u":"https://x.example/cb?state=1\\u0026code=[REDACTED]"}',
+        ),
+        (
+            "redirect to https%3A%2F%2Fx.example%2Fcb%3Fcode%3Dabc123 failed",
+            "redirect to https%3A%2F%2Fx.example%2Fcb%3Fcode%3D[REDACTED] failed",
+        ),
+        (
+            '{"u":"https:\\/\\/x.example\\/p\\/item?color=navy"}',
+            '{"u":"https:\\/\\/x.example\\/p\\/item?color=navy"}',
+        ),
+    ],
+    ids=["php-escaped", "php-userinfo", "go-ampersand", "percent-encoded", "escaped-clean"],
+)
+def test_urls_written_escaped_in_text(engine: Engine, text: str, expected: str) -> None:
+    assert _scrub(engine, text)[0] == expected
+    assert _scrub(engine, expected)[0] == expected
