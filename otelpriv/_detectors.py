@@ -291,7 +291,7 @@ DETECTORS: dict[str, Detector] = {
         Detector(
             id="redis_auth",
             pattern=re.compile(
-                r"(?:^|[\n;])\s*AUTH[ \t]+(?P<auth>[^\s;]+(?:[ \t]+[^\s;]+)?)"
+                r"\bAUTH[ \t]+(?P<auth>[^\s;]+(?:[ \t]+[^\s;]+)?)"
                 r"|\b(?i:requirepass|masterauth)\s+(?P<pass>\S+)",
             ),
             placeholder="[REDACTED]",

@@ -142,6 +142,12 @@ FOUND = {
         ("AUTH app-user s3cr3t-pass", "AUTH [REDACTED]"),
         ("CONFIG SET requirepass Tr1cky-Pa55!", "CONFIG SET requirepass [REDACTED]"),
         ("config set masterauth hunter2", "config set masterauth [REDACTED]"),
+        ("redis AUTH hunter2", "redis AUTH [REDACTED]"),
+        ("HELLO 3 AUTH app hunter2", "HELLO 3 AUTH [REDACTED]"),
+        (
+            "MIGRATE host 6379 key 0 5000 AUTH hunter2",
+            "MIGRATE host 6379 key 0 5000 AUTH [REDACTED]",
+        ),
     ],
     "cookie": [
         ("Cookie: sid=abc123; theme=dark", "Cookie: sid=[REDACTED]; theme=[REDACTED]"),
@@ -179,6 +185,7 @@ KEPT = {
         "npm pkg@1.2.3",
     ],
     "counters": ["input_tokens=1532", "retries: 3"],
+    "auth-words": ["OAuth token expired", "OAUTH2 flow", "the auth service failed"],
 }
 
 
