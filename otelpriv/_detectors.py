@@ -246,7 +246,8 @@ DETECTORS: dict[str, Detector] = {
                 r"(?<![\w.-])(?:"
                 r"(?P<aq>\\?[\"']?)(?:proxy-)?authorization(?P=aq)"
                 + _LABEL_SEPARATOR
-                + r"(?:\\?\"(?P<authq>[^\"\\\r\n]*)\\?\"|(?P<auth>[^\r\n\"',;\\]+))"
+                + r"(?:\\?\"(?P<authq>[^\"\\\r\n]*)\\?\"|'(?P<authsq>[^'\r\n]*)'"
+                r"|(?P<auth>[^\s\"',;\\][^\r\n\"',;\\]*))"
                 r"|<(?P<tag>[\w.-]*?(?:" + _SECRET_NAMES + r"))>(?P<xml>[^<]{1,256})</(?P=tag)>"
                 r"|(?P<q>\\?[\"']?)[\w.-]*?(?:"
                 + _SECRET_NAMES
@@ -259,7 +260,7 @@ DETECTORS: dict[str, Detector] = {
                 re.IGNORECASE,
             ),
             placeholder="[REDACTED]",
-            groups=("authq", "auth", "xml", "edq", "dq", "sq", "bare"),
+            groups=("authq", "authsq", "auth", "xml", "edq", "dq", "sq", "bare"),
             trigger=r"[:=>]",
             needles=(":", "=", ">"),
             wrap=_json_quoted,
@@ -267,7 +268,9 @@ DETECTORS: dict[str, Detector] = {
         Detector(
             id="sql_password",
             pattern=re.compile(
-                r"\b(?:password|identified\s+by)\b(?:\s+for\s+\S+)?\s*=?\s*'(?P<value>[^']*)'",
+                r"\b(?:password|identified\s+by)\b(?!['\"])"
+                r"(?:\s+for\s+(?:'[^']*'(?:@'[^']*')?|\S+))?"
+                r"\s*=?\s*(?:password\s*\(\s*)?'(?P<value>[^']*)'",
                 re.IGNORECASE,
             ),
             placeholder="[REDACTED]",

@@ -101,6 +101,9 @@ FOUND = {
         ),
     ],
     "labelled_secret": [
+        ("authorization: 'x9Kp2mQ7vL'", "authorization: '[REDACTED]'"),
+        ("{'authorization':'x9Kp2mQ7vL'}", "{'authorization':'[REDACTED]'}"),
+        ("{'password': 'hunter2'}", "{'password': '[REDACTED]'}"),
         ("password:Blue-Otter-42 failed", "password:[REDACTED] failed"),
         ('{"password":"Gr33n-Tea!","remember":true}', '{"password":"[REDACTED]","remember":true}'),
         ("db_password = 'x y z'", "db_password = '[REDACTED]'"),
@@ -124,6 +127,10 @@ FOUND = {
     ],
     "sql_password": [
         ("ALTER USER app WITH PASSWORD 'hunter2'", "ALTER USER app WITH PASSWORD '[REDACTED]'"),
+        (
+            "SET PASSWORD FOR 'app'@'localhost' = PASSWORD('hunter2')",
+            "SET PASSWORD FOR 'app'@'localhost' = PASSWORD('[REDACTED]')",
+        ),
         (
             "CREATE USER 'bob'@'%' IDENTIFIED BY 'hunter2'",
             "CREATE USER 'bob'@'%' IDENTIFIED BY '[REDACTED]'",
