@@ -174,7 +174,7 @@ def _ipv6_valid(match: re.Match[str]) -> bool:
 
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|[01]?\d?\d)"
-_EMAIL_AT = r"(?:@|%40|%2540|\uff20|\ufe6b|&\#0*64;|\\u0040|\\x40)"
+_EMAIL_AT = r"(?:@|%40|%2540|\uff20|\ufe6b|&\#0*64;|&\#[xX]0*40;|&commat;|\\u0040|\\x40)"
 _CVV_TAIL = re.compile(
     r"(?:%20|\+|[ \t\u00a0\u2007\u2009\u200b\u202f]{1,2}|[\u2010-\u2014-]|[._/])\d{3}$"
 )
@@ -375,8 +375,8 @@ DETECTORS: dict[str, Detector] = {
             ),
             placeholder="[EMAIL]",
             validate=_email_valid,
-            trigger=r"[@\uff20\ufe6b]|%(?:25)?40|&\#0*64;|\\[ux]0{0,2}40",
-            needles=("@", "%40", "%2540", "\uff20", "\ufe6b", "&#", "\\u", "\\x"),
+            trigger=r"[@\uff20\ufe6b]|%(?:25)?40|&\#0*64;|&\#[xX]0*40;|&commat;|\\[ux]0{0,2}40",
+            needles=("@", "%40", "%2540", "\uff20", "\ufe6b", "&#", "&commat;", "\\u", "\\x"),
         ),
         Detector(
             id="credit_card",

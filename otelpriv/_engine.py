@@ -208,13 +208,17 @@ class Sanitizer:
 
     def _user_id(self, key: str) -> bool:
         """A listed user-id key, loosely spelled, alone or at the end of a longer key:
-        ``app.user.id`` and ``x.customerId`` hold user ids as ``user.id`` does."""
+        ``app.user.id``, ``x.customerId`` and the header ``x-user-id`` hold user ids as
+        ``user.id`` does."""
         names = self._user_ids
         if normalized(key) in names:
             return True
         segments = key.split(".")
+        last = segments[-1]
+        if last[:2].lower() == "x-":
+            last = last[2:]
         return len(segments) > 1 and (
-            normalized(segments[-1]) in names or normalized(".".join(segments[-2:])) in names
+            normalized(last) in names or normalized(".".join(segments[-2:])) in names
         )
 
     def _resolve_exact(self, key: str) -> Handler:

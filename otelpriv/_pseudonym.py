@@ -55,7 +55,7 @@ _log = logging.getLogger("otelpriv")
 PSEUDONYM = re.compile(r"psn:[0-9a-f]{8}:[a-z2-7]{26}")
 ENCRYPTED = re.compile(r"enc:([0-9a-f]{8}):([A-Za-z0-9_-]{22,})")
 _KEY_BYTES = 32
-_ENCODED_AT = re.compile(r"%(?:25)?40|\uff20|\ufe6b|&#0*64;|\\u0040|\\x40")
+_ENCODED_AT = re.compile(r"%(?:25)?40|\uff20|\ufe6b|&#0*64;|&#[xX]0*40;|&commat;|\\u0040|\\x40")
 _CACHE_LIMIT = 16384
 
 

@@ -16,6 +16,8 @@ FOUND = {
         ("mail ana.ruiz@example.com now", "mail [EMAIL] now"),
         ("to=jun.park%40example.org", "to=[EMAIL]"),
         ("to=jun.park%2540example.org", "to=[EMAIL]"),
+        ("mail anna&#x40;example.com now", "mail [EMAIL] now"),
+        ("anna&commat;example.com", "[EMAIL]"),
         ("ana\uff20example.com", "[EMAIL]"),
         ("<li.wei+shop@mail.example.co.uk>", "<[EMAIL]>"),
         ("m\u00fcller@example.de", "[EMAIL]"),

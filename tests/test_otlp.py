@@ -418,6 +418,7 @@ def test_a_long_run_glued_before_an_email_goes_with_it(engine: Engine, prefix: s
         "x.customer.id",
         "app.userId",
         "users.id",
+        "http.request.header.x-user-id",
     ],
 )
 def test_user_id_keys_however_spelled(engine: Engine, key_ring: KeyRing, key: str) -> None:

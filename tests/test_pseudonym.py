@@ -24,7 +24,15 @@ def test_same_identity_same_pseudonym_under_every_user_key(key_file: Path) -> No
     assert values == {pseudonym_for(load_key_file(key_file).active, "freya.lind@example.com")}
 
 
-@pytest.mark.parametrize("encoded", ["freya.lind%40example.com", "freya.lind\uff20example.com"])
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        "freya.lind%40example.com",
+        "freya.lind\uff20example.com",
+        "freya.lind&#x40;example.com",
+        "freya.lind&commat;example.com",
+    ],
+)
 def test_encoded_at_is_the_same_person(key_file: Path, encoded: str) -> None:
     key = load_key_file(key_file).active
     assert pseudonym_for(key, encoded) == pseudonym_for(key, "freya.lind@example.com")
