@@ -215,7 +215,8 @@ def _email_valid(match: re.Match[str]) -> bool:
 
 
 def _mask_ipv4_host(text: str) -> str:
-    """``ip-203-0-113-24`` style host names: the last octet goes."""
+    """``ip-203-0-113-24``, ``ec2-203-0-113-24``, ``203-0-113-24.static…`` host names: the
+    last octet goes."""
     return text[: text.rindex("-")] + "-0"
 
 
@@ -448,11 +449,20 @@ DETECTORS: dict[str, Detector] = {
         Detector(
             id="ipv4_host",
             pattern=re.compile(
-                r"(?<=[A-Za-z]-)" + _OCTET + r"(?:-" + _OCTET + r"){3}(?=\.[A-Za-z]|[\s/:]|\Z)"
+                r"(?:(?<=[A-Za-z]-)|(?<=[A-Za-z]\d-))"
+                + _OCTET
+                + r"(?:-"
+                + _OCTET
+                + r"){3}(?=\.[A-Za-z]|[\s/:]|\Z)"
+                + r"|(?<![\w.-])"
+                + _OCTET
+                + r"(?:-"
+                + _OCTET
+                + r"){3}(?=\.[A-Za-z])"
             ),
             placeholder="[IP]",
             mask=_mask_ipv4_host,
-            trigger=r"[A-Za-z]-\d{1,3}-\d{1,3}-",
+            trigger=r"\d{1,3}-\d{1,3}-\d{1,3}-\d",
             needles=("-",),
             digits=True,
         ),

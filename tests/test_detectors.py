@@ -55,6 +55,11 @@ FOUND = {
     "ipv4_host": [
         ("cpe-203-0-113-24.res.example.net", "cpe-203-0-113-0.res.example.net"),
         ("ip-10-0-1-23.ec2.internal", "ip-10-0-1-0.ec2.internal"),
+        (
+            "ec2-203-0-113-24.compute-1.amazonaws.com",
+            "ec2-203-0-113-0.compute-1.amazonaws.com",
+        ),
+        ("host 203-0-113-24.static.example.net", "host 203-0-113-0.static.example.net"),
     ],
     "ipv6": [
         ("2001:db8:1234:5678:9abc:def0:1234:5678", "2001:db8:1234::"),
@@ -195,6 +200,7 @@ KEPT = {
     ],
     "counters": ["input_tokens=1532", "retries: 3"],
     "auth-words": ["OAuth token expired", "OAUTH2 flow", "the auth service failed"],
+    "dashed-numbers": ["backup 2026-12-03-10-15.tar", "part 1-2-3-456"],
 }
 
 
