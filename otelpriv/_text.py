@@ -59,15 +59,17 @@ _ACROSS_URLS = frozenset(
     }
 )
 _LABELLED = frozenset({"labelled_secret", "sql_password", "cli_secret", "redis_auth"})
+_ENCODED_SCHEME_TEXT = r"[A-Za-z][A-Za-z0-9+.-]{1,15}%3[Aa]%2[Ff]%2[Ff]"
 _URL_TOKENS = re.compile(
     r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}:[/\\]{1,3}[^\s\"'<>`]*[^\s\"'<>`.,;:!?)]"
     r"|(?<![\w/.:])/[^\s\"'<>`?]*\?[^\s\"'<>`]*[^\s\"'<>`.,;:!?)]"
-    r"|(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}%3[Aa]%2[Ff]%2[Ff][^\s\"'<>`]*[^\s\"'<>`.,;:!?)]"
+    r"|(?<![\w+.-])" + _ENCODED_SCHEME_TEXT + r"[^\s\"'<>`]*[^\s\"'<>`.,;:!?)]"
 )
-_ENCODED_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}%3[Aa]%2[Ff]%2[Ff]")
-_FALLBACK_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*:[/\\]+)(?P<userinfo>\S*)@")
+_ENCODED_SCHEME = re.compile(_ENCODED_SCHEME_TEXT)
+_SCHEME_HEAD = r"[A-Za-z][A-Za-z0-9+.-]*:[/\\]+"
+_FALLBACK_USERINFO = re.compile(r"(?P<head>" + _SCHEME_HEAD + r")(?P<userinfo>\S*)@")
 _FALLBACK_PASSWORD = re.compile(
-    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*:[/\\]+[^/\\\s:@?#\[]*:)(?P<password>[^/\\\s\d][^/\\\s]*)"
+    r"(?P<head>" + _SCHEME_HEAD + r"[^/\\\s:@?#\[]*:)(?P<password>[^/\\\s\d][^/\\\s]*)"
 )
 _COOKIE_IN_TEXT = re.compile(
     r"\b(?P<set>set-)?cookie(?P<q>\\?[\"']?)[ \t]*[:=][ \t]*(?P=q)(?P<value>[^\r\n\"'\\]*)",
